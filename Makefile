@@ -1,0 +1,28 @@
+# Two commands for a fresh machine:
+#   make demo   - set up a virtualenv and run the demo (stamp, leak, trace)
+#   make test   - set up a virtualenv and run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench setup clean
+
+$(VENV)/.installed-%: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$*]"
+	touch $@
+
+setup: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed-test
+	$(PY) examples/demo.py
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-bench
+	$(PY) -m benchmarks.core
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,152 @@
+"""Keyed spread-spectrum pattern in the DWT-DCT domain.
+
+One *tile* of ``TILE`` x ``TILE`` pixels carries the whole codeword. Its
+level-2 DWT approximation band (``TILE/4`` square) is cut into 8x8 blocks;
+in each block's orthonormal DCT, the coefficients with ``1 <= u + v <= 3``
+are *slots* (9 per block, 576 per tile). Slot ``i`` carries channel bit
+``SLOT_BIT[i]`` with keyed sign ``s_i``: its coefficient is
+``amplitude * s_i * (1 - 2 * bit)``; every other coefficient is zero.
+
+Both transforms are linear and orthonormal (``pywt`` with ``periodization``
+and ``scipy.fft.dctn(norm='ortho')``), so the spatial tile is a fixed linear
+function of the coefficients: it depends only on (payload, key), is computed
+once and cached, and tiles seamlessly (periodic boundary). Decoding is the
+forward transform and a correlation, which is invariant to the gain that
+camera exposure and gamma apply.
+
+Basis periods run from 64 px (u + v = 1) down to about 21 px (u = 3), i.e.
+features of 11-32 screen pixels, which survive capture at 0.3x scale; the
+design notes (DESIGN.md) measured that an 8 px carrier does not.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pywt
+import scipy.fft
+from numpy.typing import NDArray
+
+from ._key import Key
+from ._payload import CHANNEL_BITS
+
+__all__ = [
+    "TILE",
+    "LEVEL",
+    "WAVELET",
+    "BAND",
+    "slot_layout",
+    "coefficients_to_tile",
+    "tile_to_band",
+    "band_to_slots",
+    "bit_band_patterns",
+    "SlotLayout",
+]
+
+TILE = 256
+LEVEL = 2
+WAVELET = "sym4"
+BAND = TILE >> LEVEL  # 64: side of the approximation band of one tile
+BLOCK = 8
+N_BLOCKS = (BAND // BLOCK) ** 2  # 64
+_UV = [(u, v) for s in (1, 2, 3) for u in range(s + 1) for v in (s - u,)]  # 9 positions, u + v in 1..3
+UV_U = np.array([u for u, _ in _UV])
+UV_V = np.array([v for _, v in _UV])
+N_SLOTS = N_BLOCKS * len(_UV)  # 576
+# Positions with u + v = 4 or 5 carry no signal: the decoder uses them to measure noise.
+_NOISE_UV = [(u, v) for s in (4, 5) for u in range(s + 1) for v in (s - u,) if u < BLOCK and v < BLOCK]
+NOISE_U = np.array([u for u, _ in _NOISE_UV])
+NOISE_V = np.array([v for _, v in _NOISE_UV])
+
+
+class SlotLayout:
+    """Keyed assignment of slots to channel bits, with keyed signs."""
+
+    __slots__ = ("slot_bit", "sign", "bit_slot_count")
+
+    def __init__(self, slot_bit: NDArray[np.int64], sign: NDArray[np.float64]) -> None:
+        self.slot_bit = slot_bit
+        self.sign = sign
+        self.bit_slot_count = np.bincount(slot_bit, minlength=CHANNEL_BITS)
+
+
+@functools.lru_cache(maxsize=16)
+def slot_layout(key: Key) -> SlotLayout:
+    """The keyed slot permutation and signs (cached per key)."""
+    rng = np.random.Generator(np.random.PCG64(int.from_bytes(key.derive("slots", 16), "big")))
+    # Slot index = block * 9 + position. A keyed permutation spreads each
+    # bit's slots over the tile and over frequencies.
+    slot_bit = rng.permutation(N_SLOTS) % CHANNEL_BITS
+    sign = rng.integers(0, 2, N_SLOTS) * 2.0 - 1.0
+    return SlotLayout(slot_bit, sign)
+
+
+def _slot_blocks() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    block = np.repeat(np.arange(N_BLOCKS), len(_UV))
+    pos = np.tile(np.arange(len(_UV)), N_BLOCKS)
+    return block // (BAND // BLOCK), block % (BAND // BLOCK), UV_U[pos], UV_V[pos]
+
+
+_BY, _BX, _SU, _SV = _slot_blocks()
+
+
+def _blocks_to_band(coeffs: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Inverse block DCT: (..., 8, 8, 8, 8) coefficient blocks -> (..., 64, 64) band."""
+    spatial = scipy.fft.idctn(coeffs, axes=(-2, -1), norm="ortho")
+    lead = spatial.shape[:-4]
+    return spatial.swapaxes(-3, -2).reshape(*lead, BAND, BAND)
+
+
+def band_to_blocks(band: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Block DCT: (..., 64, 64) band -> (..., 8, 8, 8, 8) = (block row, block col, u, v)."""
+    lead = band.shape[:-2]
+    n = BAND // BLOCK
+    blocks = band.reshape(*lead, n, BLOCK, n, BLOCK).swapaxes(-3, -2)
+    return scipy.fft.dctn(blocks, axes=(-2, -1), norm="ortho")
+
+
+def coefficients_to_tile(slot_values: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Spatial tile (TILE x TILE) whose slot coefficients are ``slot_values`` (others zero)."""
+    coeffs = np.zeros((BAND // BLOCK, BAND // BLOCK, BLOCK, BLOCK))
+    coeffs[_BY, _BX, _SU, _SV] = slot_values
+    band = _blocks_to_band(coeffs)
+    return band_to_tile(band)
+
+
+def band_to_tile(band: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Inverse DWT of an approximation band with zero detail bands."""
+    zeros = [tuple(np.zeros((BAND << lvl, BAND << lvl)) for _ in range(3)) for lvl in range(LEVEL)]
+    return pywt.waverec2([band, *zeros], WAVELET, mode="periodization")
+
+
+def tile_to_band(tile: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Level-2 approximation band of one or more tiles (..., TILE, TILE) -> (..., BAND, BAND)."""
+    return pywt.wavedec2(tile, WAVELET, mode="periodization", level=LEVEL, axes=(-2, -1))[0]
+
+
+def band_to_slots(band: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Slot coefficients (..., N_SLOTS) of an aligned band (..., BAND, BAND)."""
+    blocks = band_to_blocks(band)
+    return blocks[..., _BY, _BX, _SU, _SV]
+
+
+def band_noise_coefficients(band: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Coefficients of the unused u + v in {4, 5} positions: content and camera noise only."""
+    blocks = band_to_blocks(band)
+    return blocks[..., NOISE_U, NOISE_V].reshape(*band.shape[:-2], -1)
+
+
+@functools.lru_cache(maxsize=16)
+def bit_band_patterns(key: Key) -> NDArray[np.complex64]:
+    """rFFT of each channel bit's band-domain pattern, (CHANNEL_BITS, BAND, BAND//2+1).
+
+    ``irfft2(rfft2(band) * conj(P[j]))[t]`` is the soft value of bit ``j``
+    when the band is cyclically shifted by ``t``: the tile-phase search
+    correlates all bits at all shifts with one batched FFT.
+    """
+    layout = slot_layout(key)
+    coeffs = np.zeros((CHANNEL_BITS, BAND // BLOCK, BAND // BLOCK, BLOCK, BLOCK))
+    coeffs[layout.slot_bit, _BY, _BX, _SU, _SV] = layout.sign
+    bands = _blocks_to_band(coeffs)
+    return scipy.fft.rfft2(bands).astype(np.complex64)
