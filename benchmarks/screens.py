@@ -48,9 +48,16 @@ _LAST = ("Abernathy-Kroll", "Brightwater", "Calloway", "Dunmore", "Esterhuys", "
          "Silverdale", "Thistlewood", "Underhill", "Vantongeren", "Whitlock", "Yarborough")
 _ALLERGIES = ("Penicillin", "Sulfonamides", "Latex", "Codeine", "Iodinated contrast",
               "Peanuts", "Aspirin", "Cephalexin", "Morphine")
-_COMPLAINTS = ("community-acquired pneumonia", "acute decompensated heart failure",
-               "cellulitis of the left lower extremity", "COPD exacerbation",
-               "urinary tract infection with sepsis", "diabetic ketoacidosis")
+_COMPLAINTS = (("community-acquired pneumonia", "J18.9"), ("acute decompensated heart failure",
+               "I50.23"), ("cellulitis of the left lower extremity", "L03.116"),
+               ("COPD exacerbation", "J44.1"), ("urinary tract infection with sepsis", "A41.9"),
+               ("diabetic ketoacidosis", "E11.10"))
+_PROBLEMS = (("Essential hypertension", "I10"), ("Type 2 diabetes mellitus", "E11.9"),
+             ("Hyperlipidemia", "E78.5"), ("Chronic kidney disease, stage 3a", "N18.31"),
+             ("Obstructive sleep apnea", "G47.33"), ("Osteoarthritis of knee", "M17.9"),
+             ("Gastroesophageal reflux disease", "K21.9"), ("Vitamin D deficiency", "E55.9"),
+             ("Obesity, BMI 32", "E66.9"), ("Major depressive disorder", "F33.1"),
+             ("Iron deficiency anemia", "D50.9"))
 _UNITS = ("4B Medicine", "5 West Cardiology", "3A Surgical", "6C Oncology", "2 North ICU")
 # (name, dose, route, frequency)
 _DRUGS = (("Metoprolol tartrate", "25 mg", "PO", "BID"), ("Lisinopril", "10 mg", "PO", "Daily"),
@@ -78,16 +85,17 @@ _NOTE = {
     "Subjective": ("{name} is a {age}-year-old {sexw} admitted on {admit} with {cc}.",
                    "Overnight reports improved breathing and a mild dry cough; denies chest pain, "
                    "palpitations or dyspnea at rest.",
-                   "Tolerating a regular diet with fair appetite and ambulated in the hallway twice "
-                   "with physical therapy.", "Slept poorly because of frequent vital sign checks; "
-                   "pain controlled with scheduled acetaminophen.",
+                   "Tolerating a regular diet with fair appetite and ambulated in the hallway "
+                   "twice with physical therapy.",
+                   "Slept poorly because of frequent vital sign checks; pain controlled with "
+                   "scheduled acetaminophen.",
                    "Family at bedside this morning and updated on the plan of care."),
     "Objective": ("Vitals: T {temp} °C, HR {hr}, BP {bp}, RR {rr}, SpO2 {spo2}% on 2 L nasal "
                   "cannula.", "General: alert and oriented, in no acute distress. Lungs with "
                   "scattered bibasilar crackles, no wheeze.", "Cardiac: regular rate and rhythm, "
                   "no murmur. Abdomen soft, non-tender, bowel sounds present.",
-                  "Extremities: trace bilateral ankle edema, improved from yesterday. Peripheral IV "
-                  "site clean and dry.", "Labs notable for creatinine {cr} (baseline 0.9) and "
+                  "Extremities: trace bilateral ankle edema, improved from yesterday. Peripheral "
+                  "IV site clean and dry.", "Labs notable for creatinine {cr} (baseline 0.9) and "
                   "potassium {k}; chest film reviewed, see radiology report."),
     "Assessment": ("{Cc}, clinically improving on current therapy.",
                    "Acute kidney injury, likely prerenal in the setting of poor oral intake, "
@@ -259,7 +267,8 @@ class _Screen:
         t, u = self.t, self.u
         rh = round(1.75 * u * rel)
         wts = np.array([c[1] for c in cols], float)
-        xs = np.round(x0 + np.concatenate([[0], np.cumsum(wts)]) / wts.sum() * (x1 - x0)).astype(int)
+        xs = np.round(x0 + np.concatenate([[0], np.cumsum(wts)]) / wts.sum() * (x1 - x0))
+        xs = xs.astype(int)
         n = int(max(0, min(len(rows), (y1 - y0) // rh - 1)))
         self.d.rectangle((x0, y0, x1, y0 + rh), fill=t.header)
         for r, row in enumerate([None, *rows[:n]]):
@@ -272,6 +281,8 @@ class _Screen:
                 self.d.rectangle((x0, y, x1, y + rh), fill=t.accent_soft)
             elif r and r % 2 == 0:
                 self.d.rectangle((x0, y, x1, y + rh), fill=t.row_alt)
+            for x in xs[1:-1]:
+                self.d.line((x, y, x, y + rh), fill=t.border)
             cells = [c[0] for c in cols] if row is None else row
             for i, cell in enumerate(cells[:len(cols)]):
                 text, fill = (cell, None) if isinstance(cell, str) else cell
@@ -284,8 +295,6 @@ class _Screen:
         yb = y0 + (n + 1) * rh
         for r in range(1, n + 1):
             self.d.line((x0, y0 + r * rh, x1, y0 + r * rh), fill=t.border)
-        for x in xs[1:-1]:
-            self.d.line((x, y0, x, yb), fill=t.border)
         self.d.rectangle((x0, y0, x1, yb), outline=t.border)
         return yb
 
@@ -306,7 +315,8 @@ class _Screen:
         if px1 - px0 < 4 * u or py1 - py0 < 3 * u:
             return
         values = np.concatenate([np.asarray(v, float) for _, v in series] + [np.array(ref or [])])
-        ticks = _nice_ticks(values.min(), values.max(), n=max(2, min(6, int((py1 - py0) / (2 * u)))))
+        nticks = max(2, min(6, int((py1 - py0) / (2 * u))))
+        ticks = _nice_ticks(values.min(), values.max(), n=nticks)
         lo, hi = ticks[0], ticks[-1]
 
         def ymap(v: NDArray | float) -> NDArray:
@@ -368,18 +378,22 @@ def _patient(seed: int) -> dict:
     admit = _BASE_TIME - timedelta(days=int(rng.integers(1, 6)), hours=int(rng.integers(0, 20)))
     sex = _pick(rng, ("F", "M"))
     last = _pick(rng, _LAST)
-    return dict(
+    pat = dict(
         name=f"{last.upper()}, {_pick(rng, _FIRST)} {chr(65 + int(rng.integers(26)))}.",
         last=last, age=age, sex=sex, sexw="woman" if sex == "F" else "man",
-        dob=f"{_BASE_TIME.year - age}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}",
+        dob=f"{_BASE_TIME.year - age}-{int(rng.integers(1, 13)):02d}-"
+            f"{int(rng.integers(1, 29)):02d}",
         mrn=f"{int(rng.integers(10**7, 10**8))}", unit=_pick(rng, _UNITS),
         room=f"Rm {int(rng.integers(2, 7))}{_pick(rng, 'ABC')}-{int(rng.integers(1, 40)):02d}",
         attending=f"Dr. {_pick(rng, _FIRST)} {_pick(rng, _LAST)}",
         user=f"{_pick(rng, _FIRST)} {_pick(rng, _LAST)}, RN",
         allergies=_pick(rng, _ALLERGIES, int(rng.integers(1, 4))), admit=admit,
-        cc=_pick(rng, _COMPLAINTS), code=_pick(rng, ("Full Code", "DNR/DNI", "Full Code")),
+        **dict(zip(("cc", "icd"), _pick(rng, _COMPLAINTS))),
+        code=_pick(rng, ("Full Code", "DNR/DNI", "Full Code")),
         ws=f"WS-{int(rng.integers(1, 9))}{_pick(rng, 'ABCD')}-{int(rng.integers(100, 999))}",
     )
+    pat["Cc"] = pat["cc"][0].upper() + pat["cc"][1:]
+    return pat
 
 
 def _vitals(rng: np.random.Generator, n: int) -> dict[str, NDArray]:
@@ -395,15 +409,20 @@ def _vitals(rng: np.random.Generator, n: int) -> dict[str, NDArray]:
 
     sbp = series(128, 11, 88, 185)
     return dict(time=np.cumsum(rng.choice([2, 4, 4], n)) - 2, temp=series(37.3, 0.4, 36.1, 39.2, 1),
-                hr=series(90, 9, 52, 135), sbp=sbp, dbp=np.minimum(series(76, 7, 45, 105), sbp - 28),
+                hr=series(90, 9, 52, 135), sbp=sbp,
+                dbp=np.minimum(series(76, 7, 45, 105), sbp - 28),
                 rr=series(18, 2, 12, 28), spo2=series(95, 1.6, 88, 100), pain=rng.integers(0, 7, n))
 
 
 def _lab_value(rng: np.random.Generator, lab: tuple) -> tuple[str, str]:
     name, _, lo, hi, dec = lab
     span, r = hi - lo, rng.random()
-    v = (hi + span * rng.uniform(0.05, 0.6) if r < 0.18 else
-         max(0.0, lo - span * rng.uniform(0.05, 0.3)) if r < 0.3 else lo + span * rng.uniform(0.1, 0.9))
+    if r < 0.18:  # about 30% of results flagged, most of them high
+        v = hi + span * rng.uniform(0.05, 0.6)
+    elif r < 0.3:
+        v = max(0.0, lo - span * rng.uniform(0.05, 0.3))
+    else:
+        v = lo + span * rng.uniform(0.1, 0.9)
     flag = "H" if v > hi else "L" if v < lo else ""
     return f"{v:.{dec}f}", flag
 
@@ -556,7 +575,8 @@ def _nav(scr: _Screen, box: Sequence[int], active: str) -> int:
         if label == active:
             scr.d.rectangle((x0, y, x1 - 1, y + 2.2 * u), fill=t.accent_soft)
             scr.d.rectangle((x0, y, x0 + 3, y + 2.2 * u), fill=t.accent)
-        scr.text((x0 + u, y + 1.1 * u), label, rel=0.95, bold=label == active, width=x1 - x0 - 2 * u)
+        scr.text((x0 + u, y + 1.1 * u), label, rel=0.95, bold=label == active,
+                 width=x1 - x0 - 2 * u)
         y += 2.2 * u
     return x1 + 1
 
@@ -613,7 +633,7 @@ def _trend_chart(scr: _Screen, box: Sequence[float], lab: tuple, days: int = 8) 
 
 def _xray(width: int, height: int, rng: np.random.Generator) -> NDArray[np.uint8]:
     """Procedural PA chest radiograph: soft tissue, lungs, heart, spine, ribs, noise."""
-    ws = 320
+    ws = min(320, width)
     hs = max(8, round(ws * height / max(width, 1)))
     y, x = np.meshgrid(np.linspace(0, 1, hs, dtype=np.float32),
                        np.linspace(-1, 1, ws, dtype=np.float32), indexing="ij")
@@ -640,8 +660,9 @@ def _xray(width: int, height: int, rng: np.random.Generator) -> NDArray[np.uint8
         img += (0.09 * post + 0.04 * ant) * (ax < 0.82) * body
     for s in (-1, 1):  # clavicles: distance to a segment
         px, py, qx, qy = 0.07 * s, 0.14, 0.6 * s, 0.085
-        tt = np.clip(((x - px) * (qx - px) + (y - py) * (qy - py)) / ((qx - px) ** 2 + (qy - py) ** 2), 0, 1)
-        img += 0.16 * np.exp(-(np.hypot(x - px - tt * (qx - px), y - py - tt * (qy - py)) / 0.016) ** 2)
+        dx, dy = qx - px, qy - py
+        tt = np.clip(((x - px) * dx + (y - py) * dy) / (dx**2 + dy**2), 0, 1)
+        img += 0.16 * np.exp(-(np.hypot(x - px - tt * dx, y - py - tt * dy) / 0.016) ** 2)
     img = cv2.resize(cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.0), (width, height),
                      interpolation=cv2.INTER_CUBIC)
     img += 0.015 * rng.standard_normal((height, width), dtype=np.float32)
@@ -662,7 +683,8 @@ def _body(scr: _Screen, pat: dict, tab: str, nav: bool = False) -> tuple[int, in
 def _banner_vitals(scr: _Screen, pat: dict) -> None:
     x0, y0, x1, y1 = _body(scr, pat, "Vitals")
     u, v = scr.u, _vitals(scr.rng, 24)
-    y = scr.section(x0, y0, x1, "Vital Signs - last 72 hours", "Last filed 09:32 by monitor")
+    y = scr.section(x0, y0, x1, "Vital Signs - last 72 hours",
+                    f"Last filed {_times(v['time'][:1])[0]} by monitor")
     split = y + int(0.52 * (y1 - y))
     scr.table((x0, y, x1, split), _VITAL_COLS, _vital_rows(scr, v, pat))
     labels = _times(v["time"][:12][::-1], "%H:%M")
@@ -706,7 +728,7 @@ def _labs_chart(scr: _Screen, pat: dict) -> None:
 def _note_blocks(scr: _Screen, pat: dict) -> list[tuple[str, str]]:
     v = _vitals(scr.rng, 1)
     fields = dict(name=pat["name"].title(), age=pat["age"], sexw=pat["sexw"],
-                  admit=f"{pat['admit']:%m/%d/%Y}", cc=pat["cc"], Cc=pat["cc"].capitalize(),
+                  admit=f"{pat['admit']:%m/%d/%Y}", cc=pat["cc"], Cc=pat["Cc"],
                   temp=v["temp"][0], hr=int(v["hr"][0]), bp=f"{v['sbp'][0]:.0f}/{v['dbp'][0]:.0f}",
                   rr=int(v["rr"][0]), spo2=int(v["spo2"][0]), cr=_lab_value(scr.rng, _LABS[5])[0],
                   k=_lab_value(scr.rng, _LABS[1])[0], day=int(scr.rng.integers(2, 5)),
@@ -766,8 +788,9 @@ def _sidebar_list(scr: _Screen, pat: dict) -> None:
                                              f"{_pick(scr.rng, _FIRST)}")
         age, sex = (pat["age"], pat["sex"]) if i == sel else (int(scr.rng.integers(20, 95)),
                                                               _pick(scr.rng, "FM"))
+        room = pat["room"] if i == sel else f"{pat['room'][:6]}{i + 1:02d}"
         scr.text((x0 + u, y + 1.1 * u), name, rel=0.95, bold=True, width=sx - x0 - 6 * u)
-        scr.text((x0 + u, y + 2.4 * u), f"{pat['room'][:4]}{i + 1:02d} · {age} y {sex} · LOS "
+        scr.text((x0 + u, y + 2.4 * u), f"{room} · {age} y {sex} · LOS "
                  f"{int(scr.rng.integers(1, 12))}d", rel=0.85, fill=t.muted, width=sx - x0 - 2 * u)
         for j, color in enumerate((t.danger, t.warn, t.accent)):
             if scr.rng.random() < 0.35:
@@ -778,14 +801,10 @@ def _sidebar_list(scr: _Screen, pat: dict) -> None:
     y = _banner(scr, (sx + 1, y0, x1, y1), pat)
     mx0, mx1, y = sx + 1 + u, x1 - u, y + u
     mid = (mx0 + mx1) // 2
-    ys = scr.section(mx0, y, mid - u, "Problem List", "6 active")
-    probs = [[pat["cc"].capitalize(), "J18.9", f"{pat['admit']:%m/%d/%Y}", ("Active", t.ok)]] + [
-        [p, c, f"{int(scr.rng.integers(2008, 2023))}", ("Chronic", t.muted)] for p, c in (
-            ("Essential hypertension", "I10"), ("Type 2 diabetes mellitus", "E11.9"),
-            ("Hyperlipidemia", "E78.5"), ("Chronic kidney disease, stage 3a", "N18.31"),
-            ("Obstructive sleep apnea", "G47.33"), ("Osteoarthritis of knee", "M17.9"),
-            ("Gastroesophageal reflux disease", "K21.9"), ("Vitamin D deficiency", "E55.9"),
-            ("Benign prostatic hyperplasia", "N40.0"), ("Major depressive disorder", "F33.1"))]
+    ys = scr.section(mx0, y, mid - u, "Problem List", f"{len(_PROBLEMS) + 1} active")
+    probs = [[pat["Cc"], pat["icd"], f"{pat['admit']:%m/%d/%Y}",
+              ("Active", t.ok)]] + [[p, c, f"{int(scr.rng.integers(2008, 2023))}",
+                                     ("Chronic", t.muted)] for p, c in _PROBLEMS]
     bottom = y + int(0.55 * (y1 - u - y))
     yb = scr.table((mx0, ys, mid - u, bottom), (("Problem", 2.4), ("ICD-10", 0.8),
                                                 ("Onset", 0.9), ("Status", 0.8)), probs)
@@ -852,7 +871,8 @@ def _xray_viewer(scr: _Screen, pat: dict) -> None:
     if iw > 8 and ih > 8:
         ix, iy = vx0 + (vw - iw) // 2, vy0 + (vh - ih) // 2
         scr.img.paste(Image.fromarray(_xray(iw, ih, scr.rng)).convert("RGB"), (ix, iy))
-        scr.text((ix + 1.5 * u, iy + 2 * u), "R", rel=1.6, fill=(250, 250, 250), bold=True)
+        scr.text((ix + 1.5 * u, iy + max(2 * u, ih // 4)), "R", rel=1.6, fill=(250, 250, 250),
+                 bold=True)
     ov, grey = 0.85, (215, 215, 215)
     lines_tl = (pat["name"], f"MRN {pat['mrn']}  DOB {pat['dob']}", "CHEST PA  Series 1  Img 1/1")
     lines_br = ("W: 2048  L: 1024", f"Zoom {100 * ih / 2500:.0f}%", "MediView PACS")
@@ -869,44 +889,51 @@ def _xray_viewer(scr: _Screen, pat: dict) -> None:
     meta = f"Exam: XR CHEST 2 VIEWS    Accession: A{int(scr.rng.integers(10**6, 10**7))}"
     scr.text((rep, y + 0.5 * u), meta, rel=0.88, fill=t.muted, width=x1 - rep)
     yb = scr.paragraphs((rep, y + 2 * u, x1, y1 - 3 * u), blocks)
+    _buttons(scr, x1, y1 - round(1.9 * u), ("Compare", "Share", "Acknowledge"), rep)
+    if yb + 2 * u > y1 - 3 * u:
+        return
     scr.text((rep, yb + u), f"Electronically signed by Dr. {_pick(scr.rng, _FIRST)} "
              f"{_pick(scr.rng, _LAST)}, Radiology", rel=0.88, fill=t.muted, width=x1 - rep)
+    if yb + 8 * u > y1 - 3 * u:
+        return
     y = scr.section(rep, yb + 2.5 * u, x1, "Prior Imaging")
     exams = ("XR Chest 2 views", "CT Chest w/o contrast", "XR Chest 1 view", "US Abdomen complete",
              "XR Knee 3 views", "CT Head w/o contrast", "XR Chest 2 views", "MR Lumbar spine")
     priors = [[f"{_BASE_TIME - timedelta(days=int(d)):%m/%d/%Y}", e, ("Final", t.ok)] for d, e in
               zip(np.sort(scr.rng.integers(20, 2000, len(exams))), exams)]
     scr.table((rep, y, x1, y1 - 3 * u), (("Date", 1.0), ("Exam", 2.0), ("Status", 0.7)), priors)
-    _buttons(scr, x1, y1 - round(1.9 * u), ("Compare", "Share", "Acknowledge"), rep)
 
 
 def _summary_dashboard(scr: _Screen, pat: dict) -> None:
     t, u = scr.t, scr.u
     x0, y0, x1, y1 = _body(scr, pat, "Summary")
     gx = np.linspace(x0, x1 + u, 4).astype(int)
-    gy = np.array([y0, y0 + int(0.4 * (y1 + u - y0)), y1 + u])
+    gy = np.array([y0, y0 + int(0.42 * (y1 + u - y0)), y1 + u])
     cells = [(gx[c], gy[r], gx[c + 1] - u, gy[r + 1] - u) for r in range(2) for c in range(3)]
     v = _vitals(scr.rng, 10)
     bx0, by0, bx1, by1 = scr.card(cells[0], "Latest Vitals")
     items = (("Temp", f"{v['temp'][0]:.1f} °C"), ("Heart rate", f"{v['hr'][0]:.0f} bpm"),
-             ("BP", f"{v['sbp'][0]:.0f}/{v['dbp'][0]:.0f}"), ("Resp rate", f"{v['rr'][0]:.0f} /min"),
-             ("SpO2", f"{v['spo2'][0]:.0f} %"), ("Pain", f"{v['pain'][0]} / 10"))
+             ("BP", f"{v['sbp'][0]:.0f}/{v['dbp'][0]:.0f}"),
+             ("Resp rate", f"{v['rr'][0]:.0f} /min"),
+             ("SpO2", f"{v['spo2'][0]:.0f} %"), ("Pain", f"{v['pain'][0]} / 10"),
+             ("Weight", f"{scr.rng.uniform(52, 110):.1f} kg"), ("O2 device", "Nasal cannula 2 L"),
+             ("Intake 24 h", f"{int(scr.rng.integers(9, 25)) * 100} mL"),
+             ("Output 24 h", f"{int(scr.rng.integers(6, 20)) * 100} mL"))
     for k, (label, value) in enumerate(items):
         cx = bx0 + (k % 2) * (bx1 - bx0) // 2
-        cy = by0 + (k // 2) * 3.4 * u
+        cy = by0 + (k // 2) * 3.3 * u
         if cy + 3 * u > by1:
             break
         scr.text((cx, cy + 0.6 * u), label, rel=0.85, fill=t.muted)
         scr.text((cx, cy + 2.1 * u), value, rel=1.5, bold=True, width=(bx1 - bx0) / 2 - u)
     bx0, by0, bx1, by1 = scr.card(cells[1], "Active Problems")
-    probs = (pat["cc"].capitalize(), "Essential hypertension", "Type 2 diabetes mellitus",
-             "Chronic kidney disease, stage 3a", "Hyperlipidemia", "Obesity, BMI 32")
-    for k, p in enumerate(probs):
-        if by0 + (k + 1) * 1.7 * u > by1:
+    for k, (p, code) in enumerate(((pat["Cc"], pat["icd"]),) + _PROBLEMS):
+        cy = by0 + (k + 0.5) * 1.75 * u
+        if cy + 0.9 * u > by1:
             break
-        scr.d.ellipse((bx0, by0 + (k + 0.5) * 1.7 * u - 3, bx0 + 6, by0 + (k + 0.5) * 1.7 * u + 3),
-                      fill=t.accent)
-        scr.text((bx0 + u, by0 + (k + 0.5) * 1.7 * u), p, width=bx1 - bx0 - u)
+        scr.d.ellipse((bx0, cy - 3, bx0 + 6, cy + 3), fill=t.danger if k == 0 else t.accent)
+        cw = scr.text((bx1, cy), code, rel=0.85, fill=t.muted, anchor="rm")
+        scr.text((bx0 + u, cy), p, width=bx1 - bx0 - 2 * u - cw, bold=k == 0)
     bx0, by0, bx1, by1 = scr.card(cells[2], "Allergies & Alerts")
     yy = by0
     for label, fg, bg in ([(a + " - hives", t.danger, t.danger_soft) for a in pat["allergies"]]
@@ -917,6 +944,19 @@ def _summary_dashboard(scr: _Screen, pat: dict) -> None:
             break
         scr.badge(bx0, yy, label, fg, bg, bx1 - bx0)
         yy += 2.1 * u
+    team = (("Attending", pat["attending"]), ("Primary RN", pat["user"]),
+            ("Case manager", f"{_pick(scr.rng, _FIRST)} {_pick(scr.rng, _LAST)}, MSW"),
+            ("PCP", f"Dr. {_pick(scr.rng, _FIRST)} {_pick(scr.rng, _LAST)}"),
+            ("Consultant", f"Dr. {_pick(scr.rng, _FIRST)} {_pick(scr.rng, _LAST)} (ID)"))
+    if yy + 5 * u < by1:
+        yy = scr.section(bx0, yy, bx1, "Care Team")
+        for role, name in team:
+            if yy + 1.7 * u > by1:
+                break
+            scr.text((bx0, yy + 0.8 * u), role, rel=0.9, fill=t.muted)
+            scr.text((bx0 + 0.35 * (bx1 - bx0), yy + 0.8 * u), name, rel=0.9,
+                     width=0.65 * (bx1 - bx0))
+            yy += 1.7 * u
     bx0, by0, bx1, by1 = scr.card(cells[3], "Medications")
     scr.table((bx0, by0, bx1, by1), (_MED_COLS[0], _MED_COLS[1], _MED_COLS[3]),
               [[r[0], r[1], r[3]] for r in _med_rows(scr, pat, 18)], rel=0.9)
@@ -960,7 +1000,7 @@ def _flowsheet(scr: _Screen, pat: dict) -> None:
                   ["Cardiac rhythm"] + [_pick(scr.rng, ("NSR", "NSR", "ST")) for _ in range(ncol)],
                   ["Capillary refill"] + ["< 3 s"] * ncol, "Lines / Drains",
                   ["PIV L forearm 20 g"] + ["Patent"] * ncol,
-                  ["Dressing"] + [_pick(scr.rng, ("C/D/I", "C/D/I", "Changed")) for _ in range(ncol)]]
+                  ["Dressing"] + [_pick(scr.rng, ("C/D/I", "Changed")) for _ in range(ncol)]]
     cols = (("Parameter", 3.0),) + tuple((h, 1.0, "r") for h in hours)
     scr.table((x0, y, x1, y1 - round(2.6 * u)), cols, rows)
     _buttons(scr, x1, y1 - round(1.9 * u), ("Graph", "Refresh", "Add Column", "File"), x0)
@@ -986,7 +1026,8 @@ def render_screen(kind: str, *, size: tuple[int, int] = (1920, 1080),
         ``(width, height)`` in pixels, at least ``(320, 240)``. Layout and font
         sizes scale with it.
     seed : int, optional
-        Varies the invented patient, the values and small layout details.
+        Non-negative. Varies the invented patient, the values and small layout
+        details; the patient is the same for every kind with the same seed.
 
     Returns
     -------
@@ -996,8 +1037,8 @@ def render_screen(kind: str, *, size: tuple[int, int] = (1920, 1080),
     Raises
     ------
     ValueError
-        If ``kind`` is unknown or ``size`` is not two integers of at least
-        ``(320, 240)``.
+        If ``kind`` is unknown, ``size`` is not two integers of at least
+        ``(320, 240)``, or ``seed`` is not a non-negative integer.
 
     Notes
     -----
@@ -1023,6 +1064,8 @@ def render_screen(kind: str, *, size: tuple[int, int] = (1920, 1080),
     if not valid or width < _MIN_SIZE[0] or height < _MIN_SIZE[1]:
         raise ValueError(f"size must be (width, height) integers of at least {_MIN_SIZE}; "
                          f"got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     rng = np.random.default_rng([int(seed), zlib.crc32(kind.encode())])
     scr = _Screen((width, height), _DARK if kind == "dark_theme" else _LIGHT, rng)
     _RENDERERS[kind](scr, _patient(int(seed)))

@@ -23,6 +23,12 @@ DEFAULT_RMS = 1.5
 WHITE_HEADROOM = 1
 """Levels by which the brightest values are lowered so that + excursions on white survive."""
 
+DARK_LEVEL = 24
+"""Luma below which the pattern is attenuated."""
+
+DARK_GAIN = 1.0 / 3.0
+"""Pattern gain on near-black pixels."""
+
 OVERLAY_HEADROOM = 1.5
 """The overlay can only darken; it lowers white by this many pattern RMS to make room."""
 
@@ -63,14 +69,20 @@ def _integer_tile(payload: Payload, key: Key, strength: float) -> NDArray[np.int
 
 
 @functools.lru_cache(maxsize=4)
-def _frame_parts(payload: Payload, key: Key, strength: float, height: int, width: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    """The pattern tiled over a frame, split into + and - parts, 3 channels each (cached)."""
-    tile = _integer_tile(payload, key, strength)
+def _frame_parts(payload: Payload, key: Key, strength: float, height: int, width: int) -> tuple[NDArray[np.uint8], ...]:
+    """The pattern tiled over a frame, split into + and - parts, 3 channels each (cached).
+
+    Returns (plus, minus, plus_dark, minus_dark): the full pattern and the
+    attenuated one used on near-black pixels.
+    """
+    tile = pattern_tile(payload, key, strength)
     reps = (-(-height // TILE), -(-width // TILE))
-    frame = np.tile(tile, reps)[:height, :width]
-    plus = np.clip(frame, 0, 255).astype(np.uint8)
-    minus = np.clip(-frame, 0, 255).astype(np.uint8)
-    return cv2.merge([plus] * 3), cv2.merge([minus] * 3)
+    parts = []
+    for gain in (1.0, DARK_GAIN):
+        frame = np.tile(np.rint(tile * gain).astype(np.int16), reps)[:height, :width]
+        parts.append(cv2.merge([np.clip(frame, 0, 255).astype(np.uint8)] * 3))
+        parts.append(cv2.merge([np.clip(-frame, 0, 255).astype(np.uint8)] * 3))
+    return tuple(parts)
 
 
 _HEADROOM_LUT = np.minimum(np.arange(256), 255 - WHITE_HEADROOM).astype(np.uint8)
@@ -106,7 +118,10 @@ def embed(image: Any, payload: Payload, key: Key, *, strength: float = 1.0) -> A
     Notes
     -----
     The same luma delta is added to R, G and B, so hue and saturation do not
-    change. White is the usual EMR background and a + excursion at 255 would
+    change. On near-black pixels (luma below ``DARK_LEVEL``) the pattern is
+    attenuated to ``DARK_GAIN``: there it would clip at 0, it is the most
+    visible (flat dark areas of photos and X-rays), and a camera loses it in
+    noise and flare anyway. White is the usual EMR background and a + excursion at 255 would
     clip away: values above ``255 - WHITE_HEADROOM`` are first lowered to it,
     a uniform darkening of one level that no one sees, and the remaining
     clipping of the largest + excursions costs little of the correlation.
@@ -131,10 +146,15 @@ def embed(image: Any, payload: Payload, key: Key, *, strength: float = 1.0) -> A
         raise TypeError(f"key must be a watermark.Key, got {type(key).__name__}")
     strength = _check_strength(strength)
     rgb, _, restore = as_rgb_uint8(image)
-    plus, minus = _frame_parts(payload, key, strength, rgb.shape[0], rgb.shape[1])
+    plus, minus, plus_dark, minus_dark = _frame_parts(payload, key, strength, rgb.shape[0], rgb.shape[1])
+    dark = cv2.compare(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), DARK_LEVEL, cv2.CMP_LT)
+    bright = cv2.bitwise_not(dark)
     out = cv2.LUT(rgb, _HEADROOM_LUT)
-    cv2.add(out, plus, dst=out)
-    cv2.subtract(out, minus, dst=out)
+    cv2.add(out, plus, dst=out, mask=bright)
+    cv2.subtract(out, minus, dst=out, mask=bright)
+    if cv2.countNonZero(dark):
+        cv2.add(out, plus_dark, dst=out, mask=dark)
+        cv2.subtract(out, minus_dark, dst=out, mask=dark)
     return restore(out)
 
 

