@@ -56,6 +56,10 @@ class TraceResult:
     source, sha256 : str
     bit_snr : ndarray or None
         Per channel bit soft value (noise SDs) of the decode that was used.
+    rectified : ndarray or None
+        The screen as decoded, resampled to screen geometry (RGB uint8), for a preview.
+    parameters : dict
+        Software version and every decode parameter, for the report.
     """
 
     found: bool
@@ -72,6 +76,7 @@ class TraceResult:
     bit_error_rate: float | None = None
     bit_snr: NDArray[np.float64] | None = field(default=None, repr=False)
     rectified: NDArray[np.uint8] | None = field(default=None, repr=False)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def confidence(self) -> float:
@@ -93,6 +98,7 @@ class TraceResult:
             "quad": None if self.quad is None else np.round(self.quad, 2).tolist(),
             "hypotheses": [vars(h) for h in self.hypotheses],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "parameters": self.parameters,
         }
 
 
