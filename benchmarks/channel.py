@@ -511,7 +511,7 @@ _PHONE_RANGES: dict[str, dict[str, Any]] = {
         "glare_strength": (0.0, 0.25),
         "reflection_strength": (0.005, 0.03),
         "lens_k1": (-0.03, 0.03),
-        "defocus_radius_px": (0.0, 1.5),
+        "defocus_radius_px": (0.0, 1.2),
         "motion_length_px": (0.0, 2.0),
         "vignetting": (0.0, 0.25),
         "electrons_at_white": (1500.0, 5000.0),
@@ -531,7 +531,7 @@ _PHONE_RANGES: dict[str, dict[str, Any]] = {
         "glare_strength": (0.1, 0.5),
         "reflection_strength": (0.01, 0.06),
         "lens_k1": (-0.05, 0.05),
-        "defocus_radius_px": (0.5, 3.0),
+        "defocus_radius_px": (0.5, 2.5),
         "motion_length_px": (0.0, 5.0),
         "vignetting": (0.1, 0.4),
         "electrons_at_white": (300.0, 1500.0),
@@ -757,51 +757,182 @@ def distort_photo_points(
 
 
 # --------------------------------------------------------------------------
+# Stage 4b: lens blur (point-spread function)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LensPSF:
+    """Stage 4b - the camera's point-spread function, in photo pixels.
+
+    The PSF is the convolution of
+
+    * **optics**: a Gaussian of ``optics_sigma_px`` (diffraction and
+      aberrations of a small phone lens in focus; its MTF is about 0.5 at
+      Nyquist and still 0.1-0.3 above it, which is why phones alias
+      screens into moire);
+    * **defocus**: a uniform disk of radius ``defocus_radius_px`` (the
+      circle of confusion), MTF ``2 J1(2 pi r f) / (2 pi r f)``;
+    * **hand shake**: a uniform line of length ``motion_length_px`` at
+      ``motion_angle_deg`` (exposures of 1/60-1/30 s make it straight),
+      MTF ``sinc(L f . m)``.
+
+    The pixel's own area integration (a unit box) is not part of the PSF;
+    :meth:`transfer` can include it.
+
+    The blur is applied *before* sampling, where physics puts it: through
+    :meth:`transfer` in the sub-pixel tables (so defocus really suppresses
+    moire), through :meth:`screen_kernel` on the screen content, and as a
+    Gaussian of :attr:`sigma_equiv` on the sharp outlines of the screen
+    and bezel.
+    """
+
+    optics_sigma_px: float
+    defocus_radius_px: float
+    motion_length_px: float
+    motion_angle_deg: float
+
+    @property
+    def sigma_equiv(self) -> float:
+        """Standard deviation of the PSF (disk r^2/4, line L^2/12 per axis)."""
+        return math.sqrt(
+            self.optics_sigma_px**2 + self.defocus_radius_px**2 / 4 + self.motion_length_px**2 / 12
+        )
+
+    def transfer(self, fu: NDArray[np.float64], fv: NDArray[np.float64], *, pixel: bool = True) -> NDArray[np.float64]:
+        """Optical transfer function at frequencies ``(fu, fv)`` (cycles/px).
+
+        With ``pixel=True`` the unit-box pixel aperture ``sinc(fu) sinc(fv)``
+        is included (the sensor's area integration).
+        """
+        from scipy.special import j1
+
+        rho = np.hypot(fu, fv)
+        h = np.exp(-2 * math.pi**2 * self.optics_sigma_px**2 * rho**2)
+        if self.defocus_radius_px > 0:
+            z = 2 * math.pi * self.defocus_radius_px * rho
+            h = h * np.where(z > 1e-8, 2 * j1(z) / np.maximum(z, 1e-8), 1.0)
+        if self.motion_length_px > 0:
+            a = math.radians(self.motion_angle_deg)
+            h = h * np.sinc(self.motion_length_px * (fu * math.cos(a) + fv * math.sin(a)))
+        if pixel:
+            h = h * np.sinc(fu) * np.sinc(fv)
+        return h
+
+    def samples(self, oversample: int = 8) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The PSF as weighted points: ``(offsets N x 2 in px, weights N)``.
+
+        Rendered on a grid ``oversample`` times finer than a pixel: the
+        disk by area, then the Gaussian and the line by convolution.
+        """
+        ss = oversample
+        r = max(self.defocus_radius_px, 0.0)
+        half = int(math.ceil(r + 3.5 * self.optics_sigma_px + self.motion_length_px / 2)) + 1
+        n = (2 * half + 1) * ss
+        ax = (np.arange(n) + 0.5) / ss - half - 0.5
+        xx, yy = np.meshgrid(ax, ax)
+        # r below a fine cell: the four central cells (a point at the centre)
+        k = (xx**2 + yy**2 <= max(r, 0.75 / ss) ** 2).astype(np.float64)
+        if self.optics_sigma_px > 0:
+            k = cv2.GaussianBlur(k, (0, 0), self.optics_sigma_px * ss, borderType=cv2.BORDER_CONSTANT)
+        if self.motion_length_px > 0:
+            length = self.motion_length_px * ss
+            mh = int(math.ceil(length / 2)) + 1
+            line = np.zeros((2 * mh + 1, 2 * mh + 1))
+            a = math.radians(self.motion_angle_deg)
+            t = np.linspace(-length / 2, length / 2, max(2, int(length * 4) + 1))
+            np.add.at(line, (np.rint(mh + t * math.sin(a)).astype(int), np.rint(mh + t * math.cos(a)).astype(int)), 1.0)
+            k = cv2.filter2D(k, -1, line / line.sum(), borderType=cv2.BORDER_CONSTANT)
+        keep = k > k.max() * 1e-4
+        w = k[keep]
+        return np.c_[xx[keep], yy[keep]], w / w.sum()
+
+    def screen_kernel(self, jacobian: NDArray[np.float64]) -> NDArray[np.float32]:
+        """The PSF mapped into screen pixels through a local affine map.
+
+        ``jacobian`` is ``d(screen x, y) / d(photo u, v)`` (2x2). The PSF's
+        weighted points are mapped to screen offsets and splatted
+        bilinearly onto the integer screen-pixel grid.
+        """
+        pts, w = self.samples()
+        q = pts @ np.asarray(jacobian, dtype=np.float64).T
+        half = int(math.ceil(np.abs(q).max())) + 1
+        size = 2 * half + 1
+        k = np.zeros((size, size))
+        fx, fy = np.floor(q[:, 0]), np.floor(q[:, 1])
+        ax, ay = q[:, 0] - fx, q[:, 1] - fy
+        ix, iy = fx.astype(int) + half, fy.astype(int) + half
+        for dx, dy, wt in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
+            np.add.at(k, (iy + dy, ix + dx), w * wt)
+        return (k / k.sum()).astype(np.float32)
+
+
+# --------------------------------------------------------------------------
 # Stage 1: display (monitor pixels with an RGB stripe and black matrix)
 # --------------------------------------------------------------------------
 
 _LUT_NX = 1024  # sub-pixel phase samples over one pixel pitch
-_LUT_NW = 256  # footprint-width samples over [0, _LUT_WMAX]
+_LUT_NW = 256  # footprint samples over [0, _LUT_WMAX] screen px per photo px
 _LUT_WMAX = 4.0  # beyond 4 pitches the structure is averaged out anyway
+_LUT_HARMONICS = 64  # Fourier terms of the aperture pulse train
 
 
-def _pulse_antiderivative(u: NDArray[np.float64], duty: float) -> NDArray[np.float64]:
-    """Integral from 0 of a period-1 pulse train that is 1 on [0, duty)."""
-    fl = np.floor(u)
-    return fl * duty + np.clip(u - fl, 0.0, duty)
+def _aperture_tables(
+    offsets: Sequence[float],
+    duty: float,
+    direction: NDArray[np.float64],
+    psf: LensPSF,
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Tabulate the captured response of one axis of the sub-pixel structure.
 
+    Along one screen axis each colour's emitters form a pulse train of
+    period one screen pixel, aperture width ``duty``, centred at
+    ``i + offset``. A camera pixel whose footprint on the screen spreads
+    ``w`` screen pixels per photo pixel along this axis (in photo
+    direction ``direction``, a unit 2-vector: the row of the inverse
+    Jacobian for this axis, normalised) sees the pulse train filtered by
+    the pixel box and the lens PSF. A sinusoid of ``n`` cycles per screen
+    pixel is ``n w direction`` cycles per photo pixel, so the captured
+    response is the Fourier series::
 
-def _aperture_tables(offsets: Sequence[float], duty: float) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Tabulate the footprint-integrated aperture response of one axis.
+        S(x, w) = 1 + 2 sum_n sinc(n duty) H(n w direction) cos(2 pi n (x - offset))
 
-    For each aperture train (period one screen pixel, aperture width
-    ``duty``, centred at ``i + offset``) and each (phase ``x`` in [0, 1],
-    footprint width ``w``) this returns
+    (normalised to mean 1), with ``H`` :meth:`LensPSF.transfer` including
+    the pixel box: exact for the whole PSF, defocus sidelobes included,
+    truncated at :data:`_LUT_HARMONICS` terms and clipped at 0.
 
-    * ``S(x, w)``: mean of the aperture indicator over ``[x - w/2, x + w/2]``
-      divided by ``duty`` (1 on average), computed exactly from the
-      antiderivative of the pulse train;
-    * ``T(x, w)``: the interpolation coordinate, relative to ``floor(x)``'s
-      pixel, at which bilinear sampling of the pixel values reproduces the
-      overlap-weighted mix of the two nearest apertures (exact for
-      ``w <= 1``; for wider footprints the content is prefiltered instead).
+    The second table ``T(x, w)`` is geometric: the coordinate, relative to
+    ``floor(x)``'s pixel, at which bilinear sampling of the pixel values
+    reproduces the overlap-weighted mix of the two nearest apertures seen
+    by a box footprint of width ``min(w, 1)`` (exact for magnified
+    screens; for wider footprints the content is prefiltered instead).
+
+    Returns
+    -------
+    S, T : ndarray
+        ``(NW + 1) x (NX + 1) x len(offsets)`` ``float32``, indexed by
+        (``w * NW / WMAX``, ``x * NX``) with ``x`` the phase in [0, 1].
     """
-    xs = np.linspace(0.0, 1.0, _LUT_NX + 1)[None, :]
-    ws = np.maximum(np.linspace(0.0, _LUT_WMAX, _LUT_NW + 1), 1e-4)[:, None]
+    xs = np.linspace(0.0, 1.0, _LUT_NX + 1)
+    ws = np.maximum(np.linspace(0.0, _LUT_WMAX, _LUT_NW + 1), 1e-4)
+    n = np.arange(1, _LUT_HARMONICS + 1)
+    f = n[None, :] * ws[:, None]  # cycles per photo pixel, NW x N
+    h = psf.transfer(f * direction[0], f * direction[1], pixel=True)
+    coef = 2 * np.sinc(n * duty)[None, :] * h  # NW x N
     s_tab, t_tab = [], []
     for off in offsets:
-        start = off - duty / 2
-        s = (_pulse_antiderivative(xs + ws / 2 - start, duty) - _pulse_antiderivative(xs - ws / 2 - start, duty)) / (ws * duty)
-        q = xs - off
+        phase = 2 * math.pi * n[:, None] * (xs[None, :] - off)  # N x NX
+        s = 1.0 + coef @ np.cos(phase)
+        s_tab.append(np.maximum(s, 0.0))
+        q = xs[None, :] - off
         i0 = np.floor(q)
         xr = q - i0
-        half = np.minimum(ws, 1.0) / 2
+        half = np.minimum(ws[:, None], 1.0) / 2
         a, b = xr - half, xr + half
         ov0 = np.clip(np.minimum(b, duty / 2) - np.maximum(a, -duty / 2), 0.0, None)
         ov1 = np.clip(np.minimum(b, 1 + duty / 2) - np.maximum(a, 1 - duty / 2), 0.0, None)
         tot = ov0 + ov1
         t = np.where(tot > 1e-9, ov1 / np.maximum(tot, 1e-12), (xr > 0.5).astype(np.float64))
-        s_tab.append(s)
         t_tab.append(i0 + t)
     return (
         np.ascontiguousarray(np.stack(s_tab, -1), dtype=np.float32),
@@ -813,11 +944,10 @@ def _aperture_tables(offsets: Sequence[float], duty: float) -> tuple[NDArray[np.
 class _Display:
     """Monitor state prepared by :func:`display_model`."""
 
-    linear: NDArray[np.float32]  # HxWx3, linear light, prefiltered to the footprint
-    stripe_s: NDArray[np.float32]  # (NW+1)x(NX+1)x3 horizontal aperture response
+    linear: NDArray[np.float32]  # HxWx3 linear light, prefiltered (area + PSF)
+    stripe_s: NDArray[np.float32]  # (NW+1)x(NX+1)x3 horizontal response
     stripe_t: NDArray[np.float32]
-    row_s: NDArray[np.float32]  # (NW+1)x(NX+1)x1 vertical (black matrix) response
-    row_t: NDArray[np.float32]
+    row_st: NDArray[np.float32]  # (NW+1)x(NX+1)x2 vertical (black matrix) S, T
 
 
 def display_model(
@@ -828,7 +958,8 @@ def display_model(
     fill_x: float,
     fill_y: float,
     subpixel_order: str,
-    prefilter_sigma: tuple[float, float],
+    jacobian: NDArray[np.float64],
+    psf: LensPSF,
 ) -> _Display:
     """Stage 1 - display: the stamped screen as light leaving an LCD panel.
 
@@ -838,18 +969,22 @@ def display_model(
       300:1-2000:1): ``L = black + (1 - black) * (v / 255) ** gamma``.
     * **Sub-pixel structure**: an RGB (or BGR) vertical stripe; pixel ``i``
       spans ``[i - 1/2, i + 1/2)`` and sub-pixel ``c`` emits only through
-      an aperture of width ``fill_x / 3`` centred at ``i + (c - 1) / 3``.
-      The black matrix leaves an aperture of height ``fill_y`` per row.
+      an aperture of width ``fill_x / 3`` centred at ``i + (c - 1) / 3``;
+      the black matrix leaves an aperture of height ``fill_y`` per row.
       Each aperture is a uniform emitter at its pixel's value. The
-      structure is tabulated as the *exact area integral* of the aperture
-      pattern over a camera pixel's footprint (see
-      :func:`_aperture_tables`), so aliasing of the stripe against the
-      sensor grid - moire - comes out of sampling, not from a texture.
-    * **Content prefilter**: when a camera pixel covers more than one screen
-      pixel, the content is Gaussian-prefiltered (in linear light) with
-      ``sigma^2 = (w^2 - 1) / 12`` per axis for the median footprint ``w``
-      so that area integration of text and edges is approximated;
-      ``prefilter_sigma`` carries those values.
+      structure is tabulated as its captured response - Fourier series of
+      the pulse trains times the camera's OTF including the pixel box (see
+      :func:`_aperture_tables`) - so aliasing of the stripe against the
+      sensor grid, i.e. moire, comes out of sampling, not from a texture.
+    * **Content prefilter** (what the camera does to the screen's picture,
+      applied in screen coordinates): when a camera pixel covers ``w > 1``
+      screen pixels the content gets a Gaussian of ``sigma^2 = (w^2 - 1) /
+      12`` (area integration beyond what the renderer's two-tap sampling
+      covers), then the lens PSF mapped into screen pixels through the
+      pose's Jacobian at the screen centre (:meth:`LensPSF.screen_kernel`).
+      Under strong perspective the far side is therefore slightly under-
+      and the near side slightly over-blurred (by the ratio of local
+      scales, < 2x at 45 degrees).
 
     Parameters
     ----------
@@ -863,23 +998,31 @@ def display_model(
         Aperture fractions of the sub-pixel width and of the row height.
     subpixel_order : {"RGB", "BGR"}
         Left-to-right order of the stripe.
-    prefilter_sigma : (float, float)
-        Content prefilter in screen pixels (x, y).
+    jacobian : ndarray
+        ``2x2`` ``d(screen x, y) / d(photo u, v)`` at the screen centre.
+    psf : LensPSF
+        The camera's blur.
 
     Returns
     -------
     _Display
-        Linear content and aperture response tables for the renderer.
+        Linear content and response tables for the renderer.
     """
+    jac = np.asarray(jacobian, dtype=np.float64)
     lut = black_level + (1.0 - black_level) * (np.arange(256) / 255.0) ** gamma
     linear = lut.astype(np.float32)[image]
-    sx, sy = prefilter_sigma
+    wx, wy = np.hypot(*jac[0]), np.hypot(*jac[1])
+    sx, sy = math.sqrt(max(wx**2 - 1, 0) / 12), math.sqrt(max(wy**2 - 1, 0) / 12)
     if sx > 0.05 or sy > 0.05:
         linear = cv2.GaussianBlur(linear, (0, 0), sigmaX=max(sx, 1e-3), sigmaY=max(sy, 1e-3))
+    kernel = psf.screen_kernel(jac)
+    if kernel.shape[0] > 1:
+        linear = cv2.filter2D(linear, -1, kernel, borderType=cv2.BORDER_REPLICATE)
     order = {"RGB": (-1 / 3, 0.0, 1 / 3), "BGR": (1 / 3, 0.0, -1 / 3)}[subpixel_order]
-    stripe_s, stripe_t = _aperture_tables(order, fill_x / 3)
-    row_s, row_t = _aperture_tables((0.0,), fill_y)
-    return _Display(linear, stripe_s, stripe_t, row_s, row_t)
+    stripe_s, stripe_t = _aperture_tables(order, fill_x / 3, jac[0] / max(wx, 1e-12), psf)
+    row_s, row_t = _aperture_tables((0.0,), fill_y, jac[1] / max(wy, 1e-12), psf)
+    row_st = np.ascontiguousarray(np.concatenate([row_s, row_t], -1))
+    return _Display(np.ascontiguousarray(linear), stripe_s, stripe_t, row_st)
 
 
 # --------------------------------------------------------------------------
@@ -1079,40 +1222,41 @@ def render_photo_radiance(
     background: NDArray[np.float32],
     monitor_add: NDArray[np.float32],
     bezel_level: float,
-    blur_sigma_px: float,
+    psf: LensPSF,
     step: int,
 ) -> NDArray[np.float32]:
-    """Render the scene radiance on the sensor by inverse mapping.
+    """Render the scene radiance reaching the sensor, by inverse mapping.
 
     For every photo pixel ``p_d`` (distorted coordinates) the renderer
     undoes the lens distortion (stage 4a), maps the ideal point through the
     inverse pose homography into screen coordinates ``(sx, sy)`` and
     evaluates the display there:
 
-    * the camera pixel's footprint on the screen is the image of the unit
-      pixel square under the local Jacobian ``J`` of that map; along x the
-      screen-coordinate spread has variance ``(J_xu^2 + J_xv^2) / 12`` and
-      the lens PSF (a Gaussian of ``blur_sigma_px`` standing for optics,
-      defocus and shake) adds ``sigma^2 (J_xu^2 + J_xv^2)``; the
-      equivalent box width is ``w_x = sqrt(12 var)`` (same for y);
-    * the stripe and black-matrix response are looked up in the exact
-      area-integral tables at (phase, ``w``) with bilinear interpolation
-      (``cv2.remap``), giving per-channel factors ``S_c(sx, w_x) *
-      S_row(sy, w_y)``;
+    * the camera pixel's footprint along screen x is ``w_x = |J_x|``, the
+      norm of the row of the local Jacobian ``J = d(sx, sy)/d(u, v)`` (the
+      screen pixels spanned per photo pixel), likewise ``w_y``;
+    * the stripe and black-matrix responses are looked up in the tables of
+      :func:`_aperture_tables` at (phase, ``w``) with bilinear
+      interpolation (``cv2.remap``), giving per-channel factors
+      ``S_c(sx, w_x) * S_row(sy, w_y)``; these already hold the pixel's
+      area integration and the lens PSF, so the moire that results is the
+      aliasing a real sensor produces;
     * the content is sampled per colour channel at the aperture-weighted
-      coordinate from the tables (bilinear ``cv2.remap`` of the linear,
+      coordinate of the tables (bilinear ``cv2.remap`` of the linear,
       prefiltered screen), which reproduces the overlap-weighted mix of
-      neighbouring sub-pixels exactly when a camera pixel is smaller than
-      a screen pixel.
+      neighbouring sub-pixels (colour fringes on text included) when a
+      camera pixel is smaller than a screen pixel;
+    * the bezel, background, glare and reflection (stage 2) are composited
+      with anti-aliased screen/monitor outlines (``cv2.fillPoly`` at 1/16
+      px, then blurred by a Gaussian of the PSF's standard deviation).
 
-    Approximation (documented trade-off for speed): one sample per camera
-    pixel with analytic area integration instead of supersampling; the
-    footprint is treated as an axis-aligned box with the variance of the
-    true parallelogram (rolls therefore slightly under-integrate the
-    stripe); the screen coordinates and footprints are computed exactly on
-    a grid every ``step`` photo pixels and bilinearly interpolated (the
-    projective map's curvature makes that error < 1e-3 px). Screen and
-    bezel outlines are anti-aliased polygons (``cv2.fillPoly``, 1/16 px).
+    Approximations (the price of one sample per photo pixel instead of
+    supersampling): the product of content and sub-pixel response is
+    filtered factor by factor; the OTF direction of each axis is the one
+    at the screen centre while its scale ``w`` is per pixel; screen
+    coordinates and footprints are computed exactly every ``step`` photo
+    pixels and interpolated bilinearly (the projective map's curvature
+    makes that error < 1e-3 px).
 
     Returns
     -------
@@ -1134,17 +1278,20 @@ def render_photo_radiance(
     # (includes the distortion); borders use one-sided differences.
     jxu, jxv = np.gradient(sx, step, axis=1), np.gradient(sx, step, axis=0)
     jyu, jyv = np.gradient(sy, step, axis=1), np.gradient(sy, step, axis=0)
-    widen = math.sqrt(1 + 12 * blur_sigma_px**2)
-    wx = np.sqrt(jxu**2 + jxv**2) * widen
-    wy = np.sqrt(jyu**2 + jyv**2) * widen
+    wx = np.sqrt(jxu**2 + jxv**2)
+    wy = np.sqrt(jyu**2 + jyv**2)
     coarse = np.ascontiguousarray(np.stack([sx, sy, wx, wy], -1), dtype=np.float32)
     out = np.empty((ph, pw, 3), np.float32)
     screen_mask = _polygon_mask((-0.5, -0.5, sw - 0.5, sh - 0.5), hom, k1, photo_size)
     monitor_mask = _polygon_mask(bezel, hom, k1, photo_size)
+    blur = psf.sigma_equiv
+    if blur > 0.2:  # outlines are blurred by the lens like everything else
+        screen_mask = cv2.GaussianBlur(screen_mask, (0, 0), blur)
+        monitor_mask = cv2.GaussianBlur(monitor_mask, (0, 0), blur)
     # on the monitor: glare + reflection + bezel replace the background
     monitor_delta = np.ascontiguousarray(monitor_add + bezel_level - background)
     lin = display.linear
-    row_tab = np.ascontiguousarray(np.concatenate([display.row_s, display.row_t], -1))
+    row_tab = display.row_st
     wscale = _LUT_NW / _LUT_WMAX
     chunk = 128  # a multiple of step; keeps temporaries in cache
     for r0 in range(0, ph, chunk):
@@ -1180,52 +1327,6 @@ def render_photo_radiance(
             v -= sm * bezel_level
             out[r0:r1, :, c] = v
     return out
-
-
-# --------------------------------------------------------------------------
-# Stage 4b: lens blur
-# --------------------------------------------------------------------------
-
-
-def lens_blur_kernel(
-    optics_sigma_px: float, defocus_radius_px: float, motion_length_px: float, motion_angle_deg: float
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Stage 4b - lens blur kernels: optics + defocus disk, hand-shake line.
-
-    * **optics**: a Gaussian of ``optics_sigma_px`` (diffraction and
-      aberrations of a small phone lens in focus, about 0.5-0.8 px);
-    * **defocus**: a uniform disk of radius ``defocus_radius_px`` (the
-      circle of confusion), anti-aliased by area supersampling;
-    * **hand shake**: a line of length ``motion_length_px`` at
-      ``motion_angle_deg`` (short exposures make it straight).
-
-    Returned as two kernels (optics * defocus, and motion) so each stays
-    small enough for OpenCV's direct convolution.
-    """
-    r = max(defocus_radius_px, 0.0)
-    half = int(math.ceil(r + 3 * optics_sigma_px)) + 1
-    ss = 8
-    ax = (np.arange((2 * half + 1) * ss) + 0.5) / ss - half - 0.5
-    xx, yy = np.meshgrid(ax, ax)
-    if r > 0.25:
-        disk = (xx**2 + yy**2 <= r**2).astype(np.float64)
-    else:  # in focus: a delta (one output pixel), the optics Gaussian remains
-        disk = ((np.abs(xx) < 0.5) & (np.abs(yy) < 0.5)).astype(np.float64)
-    disk = disk.reshape(2 * half + 1, ss, 2 * half + 1, ss).sum((1, 3))
-    if optics_sigma_px > 0:
-        disk = cv2.GaussianBlur(disk, (0, 0), optics_sigma_px, borderType=cv2.BORDER_CONSTANT)
-    k1 = (disk / disk.sum()).astype(np.float32)
-    length = max(motion_length_px, 0.0)
-    mh = int(math.ceil(length / 2)) + 1
-    m = np.zeros(((2 * mh + 1) * ss,) * 2)
-    a = math.radians(motion_angle_deg)
-    t = np.linspace(-length / 2, length / 2, max(2, int(length * ss * 4) + 1))
-    px = np.clip(((t * math.cos(a)) + mh + 0.5) * ss, 0, m.shape[1] - 1).astype(int)
-    py = np.clip(((t * math.sin(a)) + mh + 0.5) * ss, 0, m.shape[0] - 1).astype(int)
-    np.add.at(m, (py, px), 1.0)
-    m = m.reshape(2 * mh + 1, ss, 2 * mh + 1, ss).sum((1, 3))
-    k2 = (m / m.sum()).astype(np.float32)
-    return k1, k2
 
 
 # --------------------------------------------------------------------------
@@ -1421,7 +1522,8 @@ def phone_photo_leak(
        from yaw/pitch/roll and a distance that gives the drawn coverage.
     4. **lens**: radial distortion (:func:`undistort_photo_points`, applied
        in the renderer :func:`render_photo_radiance`), defocus disk +
-       optics Gaussian and hand-shake line (:func:`lens_blur_kernel`).
+       optics Gaussian and hand-shake line (:class:`LensPSF`), applied
+       before sampling.
     5. **sensor** (:func:`sensor_capture`, :func:`demosaic`): vignetting,
        colour filters, RGGB mosaic, shot and read noise, 12-bit ADC, EA
        demosaicing.
@@ -1454,8 +1556,8 @@ def phone_photo_leak(
     glare_strength                [0, 0.25]           [0.1, 0.5]
     reflection_strength           [0.005, 0.03]       [0.01, 0.06]
     lens_k1                       [-0.03, 0.03]       [-0.05, 0.05]
-    optics_sigma_px               [0.5, 0.8]
-    defocus_radius_px             [0, 1.5]            [0.5, 3]
+    optics_sigma_px               [0.3, 0.45]
+    defocus_radius_px             [0, 1.2]            [0.5, 2.5]
     motion_length_px              [0, 2]              [0, 5]
     vignetting                    [0, 0.25]           [0.1, 0.4]
     electrons_at_white (log-u.)   [1500, 5000]        [300, 1500]
@@ -1562,31 +1664,22 @@ def phone_photo_leak(
 
     # ---- stage 4 parameters: lens
     k1 = draw.uniform("lens_k1", rg["lens_k1"])
-    optics_sigma = draw.uniform("optics_sigma_px", (0.5, 0.8))
-    defocus = draw.uniform("defocus_radius_px", rg["defocus_radius_px"])
-    motion_len = draw.uniform("motion_length_px", rg["motion_length_px"])
-    motion_ang = draw.uniform("motion_angle_deg", (0.0, 180.0))
-    # Gaussian-equivalent sigma of the whole PSF (disk var r^2/4, line L^2/12)
-    blur_sigma = math.sqrt(optics_sigma**2 + defocus**2 / 4 + motion_len**2 / 12)
-    draw("psf_sigma_equiv_px", blur_sigma)
+    psf = LensPSF(
+        optics_sigma_px=draw.uniform("optics_sigma_px", (0.3, 0.45)),
+        defocus_radius_px=draw.uniform("defocus_radius_px", rg["defocus_radius_px"]),
+        motion_length_px=draw.uniform("motion_length_px", rg["motion_length_px"]),
+        motion_angle_deg=draw.uniform("motion_angle_deg", (0.0, 180.0)),
+    )
+    draw("psf_sigma_equiv_px", psf.sigma_equiv)
 
     # ---- stage 1: display
     step = 4
     quad = np.asarray(pose_info["screen_quad"])
     centre = _apply_h(hom, np.array([[(sw - 1) / 2, (sh - 1) / 2]]))[0]
-    g = np.linalg.inv(hom)
-    # median footprint: the Jacobian at the screen centre
-    eps = 0.5
-    jp = _apply_h(g, centre + np.array([[0, 0], [eps, 0], [0, eps]]))
-    jx = (jp[1] - jp[0]) / eps
-    jy = (jp[2] - jp[0]) / eps
-    wfx = math.hypot(jx[0], jy[0])
-    wfy = math.hypot(jx[1], jy[1])
-    draw("screen_px_per_photo_px", [wfx, wfy])
-    pre = (
-        math.sqrt(max(wfx**2 - 1, 0) / 12),
-        math.sqrt(max(wfy**2 - 1, 0) / 12),
-    )
+    eps = 0.5  # Jacobian d(screen)/d(photo) at the screen centre
+    jp = _apply_h(np.linalg.inv(hom), centre + np.array([[0, 0], [eps, 0], [0, eps]]))
+    jacobian = np.column_stack([(jp[1] - jp[0]) / eps, (jp[2] - jp[0]) / eps])
+    draw("screen_px_per_photo_px", [float(np.hypot(*jacobian[0])), float(np.hypot(*jacobian[1]))])
     display = display_model(
         image,
         gamma=draw.uniform("display_gamma", (2.1, 2.4)),
@@ -1594,23 +1687,19 @@ def phone_photo_leak(
         fill_x=draw.uniform("fill_x", (0.65, 0.85)),
         fill_y=draw.uniform("fill_y", (0.75, 0.92)),
         subpixel_order=draw("subpixel_order", lambda r: "BGR" if r.random() < 0.15 else "RGB"),
-        prefilter_sigma=pre,
+        jacobian=jacobian,
+        psf=psf,
     )
-    draw("content_prefilter_sigma", list(pre))
 
     # ---- stage 2: scene
     background, monitor_add, bezel_level = scene_fields(rng, draw, rg, photo_size, quad, step)
 
-    # ---- render (stages 1-4a), blur (4b)
+    # ---- render (stages 1-4: display, scene, pose, distortion, blur)
     radiance = render_photo_radiance(
         display, hom, k1, photo_size, (sw, sh), bezel_rect, background, monitor_add,
-        bezel_level, blur_sigma, step,
+        bezel_level, psf, step,
     )
     del background, monitor_add, display
-    kd, km = lens_blur_kernel(optics_sigma, defocus, motion_len, motion_ang)
-    cv2.filter2D(radiance, -1, kd, dst=radiance, borderType=cv2.BORDER_REFLECT)
-    if km.shape[0] > 1 and motion_len > 0.05:
-        cv2.filter2D(radiance, -1, km, dst=radiance, borderType=cv2.BORDER_REFLECT)
 
     # ---- stage 5: sensor
     crosstalk = draw.uniform("crosstalk", (0.05, 0.2))

@@ -9,12 +9,16 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from watermark import Key, Payload
-from watermark._extract import decode_folded, fold_tiles, suppress_content
+import cv2
+
+import watermark
+from watermark import ExtractResult, Key, Payload
+from watermark._extract import decode_at, fold_tiles, phase_candidates, suppress_content
 from watermark._image import luma
 from watermark._payload import MAC_BITS
 
 from ._load import DEFAULT_MAX_PIXELS, load_image
+from ._sync import estimate_lattice, find_screen_quad
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
 
@@ -109,13 +113,99 @@ def _keys(key_or_keys: Key | Iterable[Key]) -> list[Key]:
     return keys
 
 
+MIN_DECODE_SCORE = 3.5
+"""Phase peaks weaker than this (robust z) are not worth a decode: the field's own maxima reach about 4."""
+MAX_DECODES = 24
+"""Decode attempts per image, over all geometries, orientations, phases and keys."""
+DECODES_PER_GEOMETRY = 3
+"""Decode attempts per geometry: a right geometry puts the true phase at the top."""
+MAX_SCREEN_SIDE = 4096
+SATURATED_LEVEL = 250.0
+"""In photos, luma at or above this is glare or clipped highlights: no mark survives there."""
+
+_DIHEDRAL = [(k, False) for k in range(4)] + [(k, True) for k in range(4)]
+
+
+@dataclass
+class _Geometry:
+    name: str
+    to_screen: NDArray[np.float64] | None  # 3x3 input -> screen pixels; None: the input as it is
+    scale: float
+    quad: NDArray[np.float64] | None
+    photo: bool
+
+
+def _orient(tile: NDArray[np.float64], quarter_turns: int, mirrored: bool) -> NDArray[np.float64]:
+    """Undo a quarter-turn / mirror of the input, applied to a folded tile."""
+    t = np.fliplr(tile) if mirrored else tile
+    return np.ascontiguousarray(np.rot90(t, quarter_turns))
+
+
+def _screen_luma(
+    y: NDArray[np.float32], geometry: _Geometry
+) -> tuple[NDArray[np.float32], NDArray[np.bool_] | None, NDArray[np.float64] | None]:
+    """Resample the input luma to screen geometry; returns (luma, valid, input->output homography)."""
+    valid = (y < SATURATED_LEVEL) if geometry.photo else None
+    if geometry.to_screen is None:
+        return y, valid, None
+    h_in, w_in = y.shape
+    hom = geometry.to_screen
+    src = y
+    src_valid = np.ones(y.shape, np.uint8) if valid is None else valid.astype(np.uint8)
+    factor = int(np.floor(geometry.scale / 1.25)) if geometry.scale >= 2.5 else 1
+    if factor > 1:
+        # Integrate before resampling: a direct warp would alias the carrier.
+        src = cv2.resize(y, (w_in // factor, h_in // factor), interpolation=cv2.INTER_AREA)
+        src_valid = cv2.resize(src_valid, (w_in // factor, h_in // factor), interpolation=cv2.INTER_NEAREST)
+        up = np.array([[factor, 0, (factor - 1) / 2], [0, factor, (factor - 1) / 2], [0, 0, 1]], dtype=np.float64)
+        hom = hom @ up
+    elif geometry.scale > 1.2:
+        src = cv2.GaussianBlur(y, (0, 0), 0.5 * geometry.scale)
+    region = geometry.quad if geometry.quad is not None else np.array([[0, 0], [w_in, 0], [w_in, h_in], [0, h_in]], np.float64)
+    mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
+    lo = np.floor(mapped.min(axis=0))
+    size = np.minimum(np.ceil(mapped.max(axis=0) - lo), MAX_SCREEN_SIDE).astype(int)
+    shift = np.array([[1, 0, -lo[0]], [0, 1, -lo[1]], [0, 0, 1]], dtype=np.float64)
+    final = shift @ hom
+    out = cv2.warpPerspective(src, final, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out_valid = cv2.warpPerspective(src_valid, final, (int(size[0]), int(size[1])), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, out_valid.astype(bool), shift @ geometry.to_screen
+
+
+def _lattice_geometries(y: NDArray[np.float32], base: _Geometry, count: int) -> list[_Geometry]:
+    """Geometries from the tile lattice of ``y`` (already mapped by base.to_screen when given)."""
+    out = []
+    for i, lattice in enumerate(estimate_lattice(y)[:count]):
+        affine = np.eye(3)
+        affine[:2, :2] = lattice.to_screen()
+        to_screen = affine if base.to_screen is None else affine @ base.to_screen
+        scale = lattice.scale * (base.scale if base.to_screen is not None else 1.0)
+        out.append(_Geometry(f"{base.name}+lattice{i}", to_screen, scale, base.quad, base.photo))
+    return out
+
+
+def _rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for lattice search."""
+    top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
+    left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
+    width, height = max(top, bottom), max(left, right)
+    shrink = min(1.0, 1600.0 / max(width, height))
+    w, h = int(width * shrink), int(height * shrink)
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+    src = cv2.GaussianBlur(y, (0, 0), 0.5 / shrink) if shrink < 0.8 else y
+    rect = cv2.warpPerspective(src, hom, (w, h), flags=cv2.INTER_LINEAR)
+    return rect, hom, shrink
+
+
 def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> TraceResult:
     """Recover viewer and time from a leaked image.
 
     Parameters
     ----------
     image_or_path : path, bytes, PIL image or ndarray
-        The leaked image.
+        The leaked image: a screenshot (cropped, rescaled 0.3x-3x, rotated,
+        mirrored, recompressed) or a phone photo of a screen.
     key_or_keys : Key or sequence of Key
         The hospital's key(s); with key rotation, give all that may apply.
     max_pixels : int, keyword-only
@@ -125,36 +215,121 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     -------
     TraceResult
         Never carries a payload that failed the keyed check.
+
+    Notes
+    -----
+    Geometry hypotheses, in order, until one decodes: (1) the input as it is
+    (a screenshot at original scale); (2) when a screen quadrilateral is
+    found (a photo with the bezel visible), its rectification, refined by
+    the tile lattice measured on the rectified screen; (3) the tile lattice
+    of the whole input (a rescaled or rotated screenshot, a photo whose
+    border is cut off). Each geometry is resampled to screen pixels, content
+    suppressed and folded; the folded tile is tried in the eight quarter-turn
+    and mirror orientations; the strongest phase peaks over all of these are
+    decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
+    against the 40-bit MAC counts toward ``false_attribution_probability``.
     """
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
     loaded = load_image(image_or_path, max_pixels=max_pixels)
-    timings = {"load_s": time.perf_counter() - t0}
     rgb = loaded.rgb
+    timings = {"load_s": time.perf_counter() - t0}
+    y = luma(rgb)
     hypotheses: list[Hypothesis] = []
     total_checks = 0
+    decodes = 0
     best_score = -np.inf
-    found = None
-    t1 = time.perf_counter()
-    residual, weight = suppress_content(luma(rgb))
-    folded, _ = fold_tiles(residual, weight)
-    for key in keys:
-        result, checks = decode_folded(folded, key)
-        total_checks += checks
-        best_score = max(best_score, result.detection_score)
-        hypotheses.append(Hypothesis("screenshot-1x", 1.0, 0, False, result.detection_score, result.found, checks))
-        if result.found:
-            found = (result, key)
-            break
-    timings["decode_s"] = time.perf_counter() - t1
+    found: tuple[ExtractResult, Key, _Geometry, NDArray[np.float64] | None] | None = None
+    quad_holder: list[NDArray[np.float64] | None] = []
+
+    def attempt(geometry: _Geometry) -> bool:
+        nonlocal total_checks, decodes, best_score, found
+        t = time.perf_counter()
+        screen_y, valid, out_hom = _screen_luma(y, geometry)
+        residual, weight = suppress_content(screen_y, valid=valid)
+        folded, _ = fold_tiles(residual, weight)
+        queue = []
+        for key in keys:
+            for turns, mirrored in _DIHEDRAL:
+                tile = _orient(folded, turns, mirrored)
+                for cand in phase_candidates(tile, key, 2):
+                    queue.append((cand.score, key, turns, mirrored, tile, cand))
+        queue.sort(key=lambda item: item[0], reverse=True)
+        best_here = queue[0][0] if queue else -np.inf
+        best_score = max(best_score, best_here)
+        hit = False
+        checks_here = 0
+        for score, key, turns, mirrored, tile, cand in queue[:DECODES_PER_GEOMETRY]:
+            if score < MIN_DECODE_SCORE or decodes >= MAX_DECODES:
+                break
+            result, checks = decode_at(tile, key, cand)
+            decodes += 1
+            checks_here += checks
+            if result.found:
+                found = (result, key, geometry, out_hom)
+                hit = True
+                hypotheses.append(Hypothesis(geometry.name, round(geometry.scale, 4), turns, mirrored, round(score, 2), True, checks_here))
+                break
+        total_checks += checks_here
+        if not hit:
+            hypotheses.append(Hypothesis(geometry.name, round(geometry.scale, 4), 0, False, round(best_here, 2), False, checks_here))
+        timings[f"{geometry.name}_s"] = time.perf_counter() - t
+        return hit
+
+    done = attempt(_Geometry("as-is", None, 1.0, None, False))
+    if not done:
+        t = time.perf_counter()
+        quad = find_screen_quad(rgb)
+        timings["quad_s"] = time.perf_counter() - t
+        if quad is not None:
+            rect, rect_hom, shrink = _rectify_quad(y, quad)
+            base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
+            for geometry in _lattice_geometries(rect, base, 2):
+                if attempt(geometry):
+                    done = True
+                    break
+    if not done:
+        t = time.perf_counter()
+        geometries = _lattice_geometries(y, _Geometry("whole-image", None, 1.0, None, False), 2)
+        timings["lattice_s"] = time.perf_counter() - t
+        for geometry in geometries:
+            if attempt(geometry):
+                break
     timings["total_s"] = time.perf_counter() - t0
     h, w = rgb.shape[:2]
     fap = min(1.0, total_checks * 2.0**-MAC_BITS)
+    parameters = {
+        "version": watermark.__version__,
+        "min_decode_score": MIN_DECODE_SCORE,
+        "max_decodes": MAX_DECODES,
+        "decodes": decodes,
+        "mac_checks": total_checks,
+        "mac_bits": MAC_BITS,
+        "keys": [k.fingerprint for k in keys],
+        "max_pixels": max_pixels,
+    }
     if found is None:
-        return TraceResult(False, None, None, fap, float(best_score), None, hypotheses, timings, loaded.source, loaded.sha256, (w, h))
-    result, key = found
-    quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+        return TraceResult(
+            False, None, None, fap, float(best_score), None, hypotheses, timings, loaded.source, loaded.sha256, (w, h),
+            parameters=parameters,
+        )
+    result, key, geometry, out_hom = found
+    parameters.update(geometry=geometry.name, scale=geometry.scale, tile_offset=list(result.offset))
+    if geometry.quad is not None:
+        quad = geometry.quad
+    elif out_hom is None:
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    else:
+        quad = None
+    rectified = None
+    if out_hom is None:
+        rectified = rgb
+    else:
+        inv_region = geometry.quad if geometry.quad is not None else np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+        mapped = cv2.perspectiveTransform(inv_region.reshape(-1, 1, 2), out_hom).reshape(-1, 2)
+        size = np.minimum(np.ceil(mapped.max(axis=0)), MAX_SCREEN_SIDE).astype(int)
+        rectified = cv2.warpPerspective(rgb, out_hom, (int(max(size[0], 1)), int(max(size[1], 1))), flags=cv2.INTER_AREA if geometry.scale > 1 else cv2.INTER_LINEAR)
     return TraceResult(
         True, result.payload, key.fingerprint, fap, float(best_score), quad, hypotheses, timings,
-        loaded.source, loaded.sha256, (w, h), result.bit_error_rate, result.bit_snr, rgb,
+        loaded.source, loaded.sha256, (w, h), result.bit_error_rate, result.bit_snr, rectified, parameters,
     )

@@ -6,6 +6,7 @@ reuses the pieces after it has rectified a photo to screen geometry.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,16 @@ from ._pattern import (
 )
 from ._payload import CHANNEL_BITS, MAC_BITS, Payload, decode_soft_bits
 
-__all__ = ["extract", "ExtractResult", "suppress_content", "fold_tiles", "decode_folded"]
+__all__ = [
+    "extract",
+    "ExtractResult",
+    "PhaseCandidate",
+    "suppress_content",
+    "fold_tiles",
+    "phase_candidates",
+    "decode_at",
+    "decode_folded",
+]
 
 EDGE_LEVELS = 10.0
 """A step larger than this between neighbouring pixels is content (a text stroke or an edge), not mark."""
@@ -108,7 +118,11 @@ def _blur_downsampled(image: NDArray[np.float32], sigma: float) -> NDArray[np.fl
 
 
 def suppress_content(
-    y: NDArray[np.float32], *, edge_levels: float = EDGE_LEVELS, background_sigma: float = BACKGROUND_SIGMA
+    y: NDArray[np.float32],
+    *,
+    edge_levels: float = EDGE_LEVELS,
+    background_sigma: float = BACKGROUND_SIGMA,
+    valid: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Residual and weight maps that keep the carrier and drop the content.
 
@@ -116,6 +130,11 @@ def suppress_content(
     ----------
     y : ndarray of float32, (H, W)
         Luma in 8-bit levels.
+    edge_levels, background_sigma : float, keyword-only
+        See ``EDGE_LEVELS`` and ``BACKGROUND_SIGMA``.
+    valid : ndarray of bool, (H, W), keyword-only
+        Pixels that hold image data (False outside a warped screen, in
+        saturated glare); invalid pixels get weight 0.
 
     Returns
     -------
@@ -134,12 +153,14 @@ def suppress_content(
     """
     dx = np.abs(np.diff(y, axis=1))
     dy = np.abs(np.diff(y, axis=0))
-    edge = np.zeros(y.shape, np.uint8)
+    edge = np.zeros(y.shape, np.bool_)
     edge[:, 1:] |= dx > edge_levels
     edge[:, :-1] |= dx > edge_levels
     edge[1:, :] |= dy > edge_levels
     edge[:-1, :] |= dy > edge_levels
-    edge = cv2.dilate(edge, np.ones((5, 5), np.uint8))
+    if valid is not None:
+        edge |= ~valid
+    edge = cv2.dilate(edge.view(np.uint8), np.ones((5, 5), np.uint8))
     valid = (1 - edge).astype(np.float32)
     background = _blur_downsampled(y * valid, background_sigma) / np.maximum(_blur_downsampled(valid, background_sigma), 1e-3)
     residual = y - background
@@ -189,68 +210,91 @@ def _bit_sums(slot_values: NDArray[np.float64], key: Key) -> NDArray[np.float64]
     return out
 
 
-def decode_folded(folded: NDArray[np.floating], key: Key) -> tuple[ExtractResult, int]:
-    """Find the tile phase of a folded tile and decode it.
+@dataclass(frozen=True)
+class PhaseCandidate:
+    """A tile-phase peak: band shift (ty, tx) and its robust z-score."""
 
-    Returns the result and the number of MAC checks made (for callers that
-    aggregate hypotheses).
+    score: float
+    ty: int
+    tx: int
+
+
+def phase_candidates(folded: NDArray[np.floating], key: Key, count: int = N_CANDIDATES) -> list[PhaseCandidate]:
+    """The ``count`` strongest tile phases of a folded tile, on the 4-pixel band grid.
+
+    The statistic at each cyclic shift is the summed energy of all channel
+    bits' correlations: large at the true phase whatever the payload, and a
+    chi-square field elsewhere.
     """
-    t0 = time.perf_counter()
     band = tile_to_band(folded)
     patterns = bit_band_patterns(key)
     corr = scipy.fft.irfft2(scipy.fft.rfft2(band.astype(np.float32))[None] * np.conj(patterns), s=(BAND, BAND), workers=-1)
     energy = np.einsum("jyx,jyx->yx", corr, corr, dtype=np.float64)
     median = float(np.median(energy))
     spread = float(np.median(np.abs(energy - median))) * 1.4826 + 1e-12
+    return [PhaseCandidate((float(energy[ty, tx]) - median) / spread, ty, tx) for ty, tx in _local_maxima(energy, count)]
+
+
+def decode_at(folded: NDArray[np.floating], key: Key, candidate: PhaseCandidate) -> tuple[ExtractResult, int]:
+    """Refine a phase candidate to the pixel and decode; returns the result and the MAC checks made."""
+    # Hill-climb the pixel phase around the band-grid peak (the energy is
+    # smooth at this scale): 3x3 steps, at most FINE_RADIUS pixels away.
+    evaluated: dict[tuple[int, int], tuple[float, NDArray[np.float64], NDArray[np.float64]]] = {}
+    center = (0, 0)
+    while True:
+        todo = [(center[0] + a, center[1] + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
+        todo = [d for d in todo if d not in evaluated and max(abs(d[0]), abs(d[1])) <= FINE_RADIUS]
+        if todo:
+            stack = np.stack([np.roll(folded, (-(4 * candidate.ty + a), -(4 * candidate.tx + b)), axis=(0, 1)) for a, b in todo])
+            bands = tile_to_band(stack)
+            sums = _bit_sums(band_to_slots(bands), key)
+            for d, band, soft_d in zip(todo, bands, sums):
+                evaluated[d] = (float(soft_d @ soft_d), band, soft_d)
+        best_d = max(evaluated, key=lambda d: evaluated[d][0])
+        if best_d == center:
+            break
+        center = best_d
+    _, best_band, soft = evaluated[center]
+    shift = (4 * candidate.ty + center[0], 4 * candidate.tx + center[1])
+    noise = band_noise_coefficients(best_band)
+    sigma = float(np.sqrt(np.mean(noise * noise))) + 1e-12
+    bit_snr = soft / (sigma * np.sqrt(np.maximum(slot_layout(key).bit_slot_count, 1)))
+    outcome = decode_soft_bits(soft, key)
+    result = ExtractResult(
+        found=outcome.payload is not None,
+        payload=outcome.payload,
+        false_positive_probability=min(1.0, outcome.mac_checks * 2.0**-MAC_BITS),
+        detection_score=candidate.score,
+        bit_error_rate=None if outcome.channel_bit_errors is None else outcome.channel_bit_errors / CHANNEL_BITS,
+        offset=(int(-shift[0] % TILE), int(-shift[1] % TILE)),
+        bit_snr=bit_snr,
+        diagnostics={"erasures": outcome.erasures, "mac_checks": outcome.mac_checks},
+    )
+    return result, outcome.mac_checks
+
+
+def decode_folded(folded: NDArray[np.floating], key: Key) -> tuple[ExtractResult, int]:
+    """Find the tile phase of a folded tile and decode it (up to ``N_CANDIDATES`` phases).
+
+    Returns the best result and the number of MAC checks made in all.
+    """
+    t0 = time.perf_counter()
+    candidates = phase_candidates(folded, key)
     t1 = time.perf_counter()
     mac_checks = 0
     best: ExtractResult | None = None
-    fine = np.arange(-FINE_RADIUS, FINE_RADIUS + 1)
-    fy, fx = (a.ravel() for a in np.meshgrid(fine, fine, indexing="ij"))
-    for ty, tx in _local_maxima(energy, N_CANDIDATES):
-        score = (float(energy[ty, tx]) - median) / spread
-        shifts = [(4 * ty + a, 4 * tx + b) for a, b in zip(fy, fx)]
-        stack = np.stack([np.roll(folded, (-sy, -sx), axis=(0, 1)) for sy, sx in shifts])
-        bands = tile_to_band(stack)
-        sums = _bit_sums(band_to_slots(bands), key)
-        k = int(np.argmax((sums * sums).sum(axis=1)))
-        soft = sums[k]
-        noise = band_noise_coefficients(bands[k])
-        sigma = float(np.sqrt(np.mean(noise * noise))) + 1e-12
-        bit_snr = soft / (sigma * np.sqrt(np.maximum(slot_layout(key).bit_slot_count, 1)))
-        outcome = decode_soft_bits(soft, key)
-        mac_checks += outcome.mac_checks
-        offset = (int(-shifts[k][0] % TILE), int(-shifts[k][1] % TILE))
-        result = ExtractResult(
-            found=outcome.payload is not None,
-            payload=outcome.payload,
-            false_positive_probability=0.0,
-            detection_score=score,
-            bit_error_rate=None if outcome.channel_bit_errors is None else outcome.channel_bit_errors / CHANNEL_BITS,
-            offset=offset,
-            bit_snr=bit_snr,
-            diagnostics={"erasures": outcome.erasures, "mean_abs_bit_snr": float(np.mean(np.abs(bit_snr)))},
-        )
+    for candidate in candidates:
+        result, checks = decode_at(folded, key, candidate)
+        mac_checks += checks
         if best is None or result.found:
             best = result
         if result.found:
             break
-    assert best is not None  # energy always has a maximum
-    fpp = min(1.0, mac_checks * 2.0**-MAC_BITS)
+    if best is None:  # pragma: no cover - an energy map always has a maximum
+        raise RuntimeError("no tile-phase candidate")
     diagnostics = dict(best.diagnostics, mac_checks=mac_checks, phase_search_s=t1 - t0, decode_s=time.perf_counter() - t1)
-    return (
-        ExtractResult(
-            found=best.found,
-            payload=best.payload,
-            false_positive_probability=fpp,
-            detection_score=best.detection_score,
-            bit_error_rate=best.bit_error_rate,
-            offset=best.offset,
-            bit_snr=best.bit_snr,
-            diagnostics=diagnostics,
-        ),
-        mac_checks,
-    )
+    fpp = min(1.0, mac_checks * 2.0**-MAC_BITS)
+    return dataclasses.replace(best, false_positive_probability=fpp, diagnostics=diagnostics), mac_checks
 
 
 def extract(image: Any, key: Key) -> ExtractResult:
