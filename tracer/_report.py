@@ -52,6 +52,7 @@ _BIT1_COLOR = "#dd6b20"
 _SCALES = ((1e18, "quintillion"), (1e15, "quadrillion"), (1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _CORNERS = ("TL", "TR", "BR", "BL")
+_ACRONYMS = frozenset({"id", "ip", "mrn", "utc", "url", "ehr", "emr"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def _value_html(value: object) -> str:
 
 def _label(key: object) -> str:
     """``client_address`` -> ``Client address``."""
-    text = str(key).replace("_", " ").strip()
+    words = str(key).replace("_", " ").split()
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in words]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 
@@ -230,7 +233,8 @@ def probability_sentence(result: TraceResult) -> str:
         return f"{lead} not usefully bounded (the tracer's bound is 1, {counted}); treat this result as unproven."
     if p == 0:
         return f"{lead} reported as zero by the tracer, {counted}."
-    return f"{lead} at most 1 in {_readable_count(1.0 / p)} ({_probability_text(p)}), {counted}."
+    shown = _ceil_sig(p, 2)  # the figure printed; "1 in X" is derived from it so the two agree
+    return f"{lead} at most 1 in {_readable_count(1.0 / shown)} ({shown:.1e}), {counted}."
 
 
 # ----------------------------------------------------------------------------- images
@@ -318,7 +322,7 @@ def _bit_plot_png(bit_snr: NDArray[np.float64]) -> bytes | None:
     ax.set_ylim(-limit, limit)
     ax.set_xlabel("channel bit")
     ax.set_ylabel("soft value (noise SDs)")
-    ax.legend(loc="upper left", fontsize=8, ncols=3, frameon=False)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.2, fontsize=8, ncols=3, frameon=False)
     ax.grid(axis="y", color="0.85", linewidth=0.5)
     bins = np.linspace(-limit, limit, 49)
     ax_hist.hist(values, bins=bins, orientation="horizontal", color="0.5")
@@ -327,7 +331,7 @@ def _bit_plot_png(bit_snr: NDArray[np.float64]) -> bytes | None:
     ax_hist.plot(noise, y, color="#c53030", linewidth=1.2, label="pure noise")
     ax_hist.set_xlabel("bits")
     ax_hist.tick_params(labelleft=False)
-    ax_hist.legend(loc="upper right", fontsize=8, frameon=False)
+    ax_hist.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, fontsize=8, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return buf.getvalue()
@@ -356,6 +360,7 @@ h3 { font-size:15px; margin:22px 0 8px; font-weight:600; color:#2d3748; border-b
   padding-bottom:3px; }
 p { margin:6px 0; }
 .muted { color:var(--muted); }
+.nowrap { white-space:nowrap; }
 .small { font-size:13px; }
 table { border-collapse:collapse; width:100%; font-size:13.5px; }
 th, td { text-align:left; vertical-align:top; padding:5px 9px; border-bottom:1px solid #e5e8ec; }
@@ -383,6 +388,7 @@ footer { font-size:12.5px; color:var(--muted); }
   header.bar { -webkit-print-color-adjust:exact; print-color-adjust:exact; }
   .verdict, .badge, thead th, table.kv th { -webkit-print-color-adjust:exact; print-color-adjust:exact; }
   .wrap { max-width:none; padding:0; }
+  header.bar { padding:12px 14px 10px; }
   section.card { border:none; padding:0; margin:0 0 12px; }
   section.entry { break-before:page; }
   figure, tr, .verdict { break-inside:avoid; }
@@ -439,12 +445,23 @@ def _summary(entries: Sequence[ReportEntry]) -> str:
         r = entry.result
         traced = _traced(r)
         badge = (
-            '<span class="badge traced">Traced</span>' if traced else '<span class="badge none">No watermark found</span>'
+            '<span class="badge traced">Traced</span>'
+            if traced
+            else '<span class="badge none">No watermark found</span>'
         )
         viewer = _esc(r.payload.viewer_id) if traced else "&mdash;"
-        when = _esc(_utc(r.payload.timestamp).strftime("%Y-%m-%d %H:%M UTC")) if traced else "&mdash;"
-        bound = f"&le; {_esc(_probability_text(float(r.false_attribution_probability)))}" if traced else "&mdash;"
-        sha = f'<span class="mono">{_esc(r.sha256[:12])}&hellip;</span>' if r.sha256 else '<span class="muted">in memory</span>'
+        when = (
+            f'<span class="nowrap">{_esc(_utc(r.payload.timestamp).strftime("%Y-%m-%d %H:%M UTC"))}</span>'
+            if traced else "&mdash;"
+        )
+        bound = (
+            f'<span class="nowrap">&le; {_esc(_probability_text(float(r.false_attribution_probability)))}</span>'
+            if traced else "&mdash;"
+        )
+        sha = (
+            f'<span class="mono nowrap" title="{_esc(r.sha256)}">{_esc(r.sha256[:12])}&hellip;</span>'
+            if r.sha256 else '<span class="muted nowrap">in memory</span>'
+        )
         rows.append([
             f'<a href="#entry-{i}">{i}</a>', f'<a href="#entry-{i}">{_esc(r.source)}</a>', badge, viewer, when,
             bound, sha,
@@ -490,7 +507,10 @@ def _evidence_rows(result: TraceResult, image: NDArray[np.uint8], generated: str
         else '<span class="muted">none: no key\'s mark was found</span>',
     ))
     fap = float(result.false_attribution_probability)
-    fap_html = f'<span class="mono">{_esc(_probability_text(fap))}</span> <span class="muted">(exact: {_esc(repr(fap))})</span>'
+    fap_html = (
+        f'<span class="mono">{_esc(_probability_text(fap))}</span> '
+        f'<span class="muted">(exact: {_esc(repr(fap))})</span>'
+    )
     if not traced:
         fap_html += ' <span class="muted">&mdash; not applicable: nobody was attributed</span>'
     rows += [

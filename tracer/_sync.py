@@ -10,16 +10,18 @@ cannot tell quarter turns or a mirror apart: the decoder tries all eight.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import scipy.ndimage
 from numpy.typing import NDArray
 
 from watermark._extract import suppress_content
-from watermark._pattern import TILE
+from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
 
-__all__ = ["Lattice", "estimate_lattice", "find_screen_quad"]
+__all__ = ["Lattice", "comb_search", "estimate_lattice", "find_screen_quad"]
 
 
 @dataclass(frozen=True)
@@ -283,3 +285,109 @@ def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> N
         s = np.linalg.solve(m, q - p)[0]
         out[i] = p + s * u
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _carrier_comb() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Harmonics (kx, ky, weight) of the tiled carrier's expected power spectrum.
+
+    The tiled pattern is periodic, so its spectrum is a comb at integer
+    multiples of 1/TILE; which harmonics carry power, and how much, depends
+    only on the slot set (the DWT-DCT band), not on the key or payload.
+    Estimated by averaging over random sign patterns; half-plane only.
+    """
+    rng = np.random.default_rng(0)  # the envelope is key-independent; the seed only sets the averaging
+    acc = np.zeros((TILE, TILE))
+    for _ in range(48):
+        tile = coefficients_to_tile(rng.choice([-1.0, 1.0], N_SLOTS))
+        acc += np.abs(np.fft.fft2(tile)) ** 2
+    power = np.fft.fftshift(acc)
+    ky, kx = np.mgrid[-TILE // 2 : TILE // 2, -TILE // 2 : TILE // 2]
+    half = (kx > 0) | ((kx == 0) & (ky > 0))
+    keep = half & (power > 0.04 * power.max())
+    weight = power[keep] / power[keep].sum()
+    return kx[keep].astype(np.float64), ky[keep].astype(np.float64), weight
+
+
+def _whitened_spectrum(img: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Power spectrum of the content-suppressed image over its local log-mean (centred)."""
+    residual, weight = suppress_content(img, background_sigma=3.0)
+    h, w = img.shape
+    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    x = residual * np.sqrt(weight / max(float(weight.mean()), 1e-12)) * window
+    power = np.fft.fftshift(np.abs(np.fft.fft2(x)) ** 2).astype(np.float32)
+    log_power = np.log(power + 1e-12 * float(power.mean()) + 1e-30)
+    background = np.exp(cv2.GaussianBlur(log_power, (0, 0), 6.0))
+    # exp(mean log) of an exponential variable is e^-gamma of its mean
+    return np.minimum(power / (background / 0.5615), 30.0)
+
+
+def comb_search(
+    luma: NDArray[np.float32],
+    *,
+    scale_range: tuple[float, float] = (0.28, 3.2),
+    aspect_range: tuple[float, float] = (1.0, 1.0),
+    max_side: int = 1024,
+    count: int = 4,
+) -> list[tuple[float, float, float]]:
+    """Scale candidates (sx, sy, score) from the carrier's spectral comb, best first.
+
+    Notes
+    -----
+    A tiled mark at sx, sy input pixels per screen pixel puts spectral lines
+    at (kx / (TILE sx), ky / (TILE sy)) for the carrier harmonics k (see
+    ``_carrier_comb``). The power spectrum of the content-suppressed input,
+    divided by its local level (so broadband content and a few strong moire
+    lines weigh little), is sampled there; the weighted mean excess over
+    noise, in noise standard deviations, scores each (sx, sy). Pyramid
+    levels keep the harmonics inside the measured band. The search is
+    coarse-to-fine in log scale and aspect.
+    """
+    kx, ky, wk = _carrier_comb()
+    norm = float(np.sqrt((wk * wk).sum()))
+    results: list[tuple[float, float, float]] = []
+    lo, hi = scale_range
+    for factor in (1, 2, 4, 8):
+        s_lo, s_hi = max(lo / factor, 0.3), min(hi / factor, 1.2)
+        if s_lo > s_hi or (factor > 1 and hi / factor < 0.3):
+            continue
+        img = luma if factor == 1 else cv2.resize(luma, (luma.shape[1] // factor, luma.shape[0] // factor), interpolation=cv2.INTER_AREA)
+        h, w = img.shape
+        if min(h, w) < 1.5 * TILE * s_lo:
+            continue
+        n_y, n_x = min(h, max_side), min(w, max_side)
+        y0, x0 = (h - n_y) // 2, (w - n_x) // 2
+        spectrum = _whitened_spectrum(np.ascontiguousarray(img[y0 : y0 + n_y, x0 : x0 + n_x]))
+
+        def score(sx: NDArray[np.float64], sy: NDArray[np.float64]) -> NDArray[np.float64]:
+            fx = kx[None, :] / (TILE * sx[:, None]) * n_x + n_x // 2
+            fy = ky[None, :] / (TILE * sy[:, None]) * n_y + n_y // 2
+            inside = (fx >= 0) & (fx <= n_x - 1) & (fy >= 0) & (fy <= n_y - 1)
+            vals = scipy.ndimage.map_coordinates(spectrum, [fy.ravel(), fx.ravel()], order=1, mode="constant", cval=1.0)
+            vals = np.where(inside.ravel(), vals, 1.0).reshape(fx.shape)
+            return ((vals - 1.0) * wk[None, :]).sum(axis=1) / norm
+
+        a_lo, a_hi = aspect_range
+        scales = np.exp(np.arange(np.log(s_lo), np.log(s_hi) + 1e-9, 0.008))
+        aspects = np.exp(np.arange(np.log(a_lo), np.log(a_hi) + 1e-9, 0.02)) if a_hi > a_lo else np.array([1.0])
+        ss, aa = np.meshgrid(scales, aspects, indexing="ij")
+        grid = score((ss * np.sqrt(aa)).ravel(), (ss / np.sqrt(aa)).ravel()).reshape(ss.shape)
+        peaks = grid >= scipy.ndimage.maximum_filter(grid, size=5, mode="nearest")
+        order = np.argsort(np.where(peaks, grid, -np.inf).ravel())[::-1][:count]
+        for idx in order:
+            i, j = np.unravel_index(int(idx), grid.shape)
+            s0, a0 = ss[i, j], aa[i, j]
+            # Refine: 0.1 % steps in scale, 0.4 % in aspect, around the coarse peak.
+            fs = s0 * np.exp(np.arange(-0.008, 0.0081, 0.001))
+            fa = a0 * np.exp(np.arange(-0.02, 0.0201, 0.004)) if a_hi > a_lo else np.array([a0])
+            fss, faa = np.meshgrid(fs, fa, indexing="ij")
+            fine = score((fss * np.sqrt(faa)).ravel(), (fss / np.sqrt(faa)).ravel())
+            k = int(np.argmax(fine))
+            sx, sy = fss.ravel()[k] * np.sqrt(faa.ravel()[k]), fss.ravel()[k] / np.sqrt(faa.ravel()[k])
+            results.append((float(sx * factor), float(sy * factor), float(fine[k])))
+    results.sort(key=lambda r: r[2], reverse=True)
+    unique: list[tuple[float, float, float]] = []
+    for r in results:
+        if all(abs(np.log(r[0] / u[0])) > 0.01 or abs(np.log(r[1] / u[1])) > 0.01 for u in unique):
+            unique.append(r)
+    return unique[:count]

@@ -15,10 +15,11 @@ import watermark
 from watermark import ExtractResult, Key, Payload
 from watermark._extract import decode_at, fold_tiles, phase_candidates, suppress_content
 from watermark._image import luma
+from watermark._pattern import TILE
 from watermark._payload import MAC_BITS
 
 from ._load import DEFAULT_MAX_PIXELS, load_image
-from ._sync import estimate_lattice, find_screen_quad
+from ._sync import comb_search, find_screen_quad
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
 
@@ -119,7 +120,13 @@ MAX_DECODES = 24
 """Decode attempts per image, over all geometries, orientations, phases and keys."""
 DECODES_PER_GEOMETRY = 3
 """Decode attempts per geometry: a right geometry puts the true phase at the top."""
+REFINE_BELOW = 15.0
+"""A measured geometry whose best phase peak is weaker than this gets a per-axis scale search."""
+REFINE_STEP = 0.0025
+REFINE_ROUNDS = 4
 MAX_SCREEN_SIDE = 4096
+AS_IS_MAX_PIXELS = 6_000_000
+AS_IS_SIDE = 2048
 SATURATED_LEVEL = 250.0
 """In photos, luma at or above this is glare or clipped highlights: no mark survives there."""
 
@@ -133,6 +140,7 @@ class _Geometry:
     scale: float
     quad: NDArray[np.float64] | None
     photo: bool
+    region: NDArray[np.float64] | None = None  # input area to resample (default: quad, else all)
 
 
 def _orient(tile: NDArray[np.float64], quarter_turns: int, mirrored: bool) -> NDArray[np.float64]:
@@ -150,18 +158,25 @@ def _screen_luma(
         return y, valid, None
     h_in, w_in = y.shape
     hom = geometry.to_screen
-    src = y
-    src_valid = np.ones(y.shape, np.uint8) if valid is None else valid.astype(np.uint8)
-    factor = int(np.floor(geometry.scale / 1.25)) if geometry.scale >= 2.5 else 1
-    if factor > 1:
-        # Integrate before resampling: a direct warp would alias the carrier.
-        src = cv2.resize(y, (w_in // factor, h_in // factor), interpolation=cv2.INTER_AREA)
-        src_valid = cv2.resize(src_valid, (w_in // factor, h_in // factor), interpolation=cv2.INTER_NEAREST)
-        up = np.array([[factor, 0, (factor - 1) / 2], [0, factor, (factor - 1) / 2], [0, 0, 1]], dtype=np.float64)
-        hom = hom @ up
-    elif geometry.scale > 1.2:
-        src = cv2.GaussianBlur(y, (0, 0), 0.5 * geometry.scale)
-    region = geometry.quad if geometry.quad is not None else np.array([[0, 0], [w_in, 0], [w_in, h_in], [0, h_in]], np.float64)
+    region = geometry.region if geometry.region is not None else geometry.quad
+    if region is None:
+        region = np.array([[0, 0], [w_in, 0], [w_in, h_in], [0, h_in]], np.float64)
+    # Work on the region's bounding box only, integrated down to about screen
+    # resolution first when the input is larger (a direct warp would alias
+    # the carrier).
+    x0, y0 = np.maximum(np.floor(region.min(axis=0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(region.max(axis=0)).astype(int) + 2, [w_in, h_in])
+    src = y[y0:y1, x0:x1]
+    src_valid = np.ones(src.shape, np.uint8) if valid is None else valid[y0:y1, x0:x1].astype(np.uint8)
+    crop = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
+    hom = hom @ crop
+    if geometry.scale > 1.25:
+        factor = geometry.scale / 1.1
+        size = (max(1, int(round(src.shape[1] / factor))), max(1, int(round(src.shape[0] / factor))))
+        fx, fy = src.shape[1] / size[0], src.shape[0] / size[1]
+        src = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+        src_valid = cv2.resize(src_valid, size, interpolation=cv2.INTER_NEAREST)
+        hom = hom @ np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=np.float64)
     mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
     lo = np.floor(mapped.min(axis=0))
     size = np.minimum(np.ceil(mapped.max(axis=0) - lo), MAX_SCREEN_SIDE).astype(int)
@@ -172,15 +187,18 @@ def _screen_luma(
     return out, out_valid.astype(bool), shift @ geometry.to_screen
 
 
-def _lattice_geometries(y: NDArray[np.float32], base: _Geometry, count: int) -> list[_Geometry]:
-    """Geometries from the tile lattice of ``y`` (already mapped by base.to_screen when given)."""
+def _comb_geometries(y: NDArray[np.float32], base: _Geometry, count: int, aspect_range: tuple[float, float]) -> list[_Geometry]:
+    """Axis-aligned scale hypotheses from the carrier's spectral comb in ``y``.
+
+    ``y`` is the input itself (base.to_screen None) or the base geometry's
+    rectification; the result maps input pixels to screen pixels.
+    """
     out = []
-    for i, lattice in enumerate(estimate_lattice(y)[:count]):
-        affine = np.eye(3)
-        affine[:2, :2] = lattice.to_screen()
-        to_screen = affine if base.to_screen is None else affine @ base.to_screen
-        scale = lattice.scale * (base.scale if base.to_screen is not None else 1.0)
-        out.append(_Geometry(f"{base.name}+lattice{i}", to_screen, scale, base.quad, base.photo))
+    for i, (sx, sy, score) in enumerate(comb_search(y, aspect_range=aspect_range, count=count)):
+        scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
+        to_screen = scale if base.to_screen is None else scale @ base.to_screen
+        factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
+        out.append(_Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo))
     return out
 
 
@@ -242,20 +260,52 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     found: tuple[ExtractResult, Key, _Geometry, NDArray[np.float64] | None] | None = None
     quad_holder: list[NDArray[np.float64] | None] = []
 
-    def attempt(geometry: _Geometry) -> bool:
-        nonlocal total_checks, decodes, best_score, found
-        t = time.perf_counter()
+    def evaluate(geometry: _Geometry, orientations: list[tuple[int, bool]] = _DIHEDRAL) -> tuple[list[tuple[Any, ...]], float, NDArray[np.float64] | None]:
+        """Resample, suppress content, fold, and rank phase peaks over keys and orientations."""
         screen_y, valid, out_hom = _screen_luma(y, geometry)
         residual, weight = suppress_content(screen_y, valid=valid)
         folded, _ = fold_tiles(residual, weight)
         queue = []
         for key in keys:
-            for turns, mirrored in _DIHEDRAL:
+            for turns, mirrored in orientations:
                 tile = _orient(folded, turns, mirrored)
                 for cand in phase_candidates(tile, key, 2):
                     queue.append((cand.score, key, turns, mirrored, tile, cand))
         queue.sort(key=lambda item: item[0], reverse=True)
-        best_here = queue[0][0] if queue else -np.inf
+        return queue, (queue[0][0] if queue else -np.inf), out_hom
+
+    def attempt(geometry: _Geometry, refine: bool = False) -> bool:
+        nonlocal total_checks, decodes, best_score, found
+        t = time.perf_counter()
+        queue, best_here, out_hom = evaluate(geometry)
+        if refine and best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
+            # A scale measured from the spectrum is good to a few tenths of a
+            # percent; over a 2000 px screen that smears the fold. Hill-climb
+            # each axis's scale on the phase-peak strength, in the orientation
+            # that won.
+            orientation = [(queue[0][2], queue[0][3])]
+            base = geometry
+            log_sx = log_sy = 0.0
+            for _ in range(REFINE_ROUNDS):
+                moved = False
+                for axis in (0, 1):
+                    for step in (REFINE_STEP, -REFINE_STEP):
+                        lx, ly = (log_sx + step, log_sy) if axis == 0 else (log_sx, log_sy + step)
+                        trial = _Geometry(
+                            f"{base.name}~({np.exp(lx):.4f},{np.exp(ly):.4f})",
+                            np.diag([np.exp(lx), np.exp(ly), 1.0]) @ base.to_screen,
+                            base.scale / np.exp(0.5 * (lx + ly)),
+                            base.quad,
+                            base.photo,
+                        )
+                        q, b, h = evaluate(trial, orientation)
+                        if b > best_here:
+                            queue, best_here, out_hom, geometry = q, b, h, trial
+                            log_sx, log_sy = lx, ly
+                            moved = True
+                            break
+                if not moved:
+                    break
         best_score = max(best_score, best_here)
         hit = False
         checks_here = 0
@@ -276,7 +326,16 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         timings[f"{geometry.name}_s"] = time.perf_counter() - t
         return hit
 
-    done = attempt(_Geometry("as-is", None, 1.0, None, False))
+    h_img, w_img = y.shape
+    if h_img * w_img > AS_IS_MAX_PIXELS:
+        # A screenshot at original scale this large is rare; its centre is enough to tell.
+        cy, cx = (h_img - AS_IS_SIDE) // 2 // TILE * TILE, (w_img - AS_IS_SIDE) // 2 // TILE * TILE
+        cy, cx = max(cy, 0), max(cx, 0)
+        box = np.array([[cx, cy], [cx + AS_IS_SIDE, cy], [cx + AS_IS_SIDE, cy + AS_IS_SIDE], [cx, cy + AS_IS_SIDE]], np.float64)
+        as_is = _Geometry("as-is", np.eye(3), 1.0, None, False, np.minimum(box, [w_img, h_img]))
+    else:
+        as_is = _Geometry("as-is", None, 1.0, None, False)
+    done = attempt(as_is)
     if not done:
         t = time.perf_counter()
         quad = find_screen_quad(rgb)
@@ -284,16 +343,16 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         if quad is not None:
             rect, rect_hom, shrink = _rectify_quad(y, quad)
             base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
-            for geometry in _lattice_geometries(rect, base, 2):
-                if attempt(geometry):
+            for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
+                if attempt(geometry, refine=True):
                     done = True
                     break
     if not done:
         t = time.perf_counter()
-        geometries = _lattice_geometries(y, _Geometry("whole-image", None, 1.0, None, False), 2)
+        geometries = _comb_geometries(y, _Geometry("whole-image", None, 1.0, None, False), 2, (0.95, 1.05))
         timings["lattice_s"] = time.perf_counter() - t
         for geometry in geometries:
-            if attempt(geometry):
+            if attempt(geometry, refine=True):
                 break
     timings["total_s"] = time.perf_counter() - t0
     h, w = rgb.shape[:2]

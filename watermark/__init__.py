@@ -12,11 +12,20 @@ from ._errors import ImageError, KeyFileError, PayloadError, WatermarkError
 from ._extract import ExtractResult, extract
 from ._key import Key
 from ._payload import FALSE_PAYLOAD_PROBABILITY_PER_DECODE, Payload
+from ._visible import (
+    DEFAULT_VISIBLE_LABEL,
+    visible_mark,
+    visible_mark_css,
+    visible_mark_html,
+    visible_mark_svg,
+    visible_mark_text,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_RMS",
+    "DEFAULT_VISIBLE_LABEL",
     "ExtractResult",
     "FALSE_PAYLOAD_PROBABILITY_PER_DECODE",
     "ImageError",
@@ -29,4 +38,9 @@ __all__ = [
     "extract",
     "overlay",
     "pattern_tile",
+    "visible_mark",
+    "visible_mark_css",
+    "visible_mark_html",
+    "visible_mark_svg",
+    "visible_mark_text",
 ]
