@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from watermark._extract import suppress_content
 from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
 
-__all__ = ["Lattice", "comb_search", "estimate_lattice", "find_screen_quad"]
+__all__ = ["Lattice", "comb_search", "estimate_lattice", "find_screen_quad", "rectify_from_lines"]
 
 
 @dataclass(frozen=True)
@@ -391,3 +391,112 @@ def comb_search(
         if all(abs(np.log(r[0] / u[0])) > 0.01 or abs(np.log(r[1] / u[1])) > 0.01 for u in unique):
             unique.append(r)
     return unique[:count]
+
+
+def _vanishing_point(segments: NDArray[np.float64], weights: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.float64] | None:
+    """Homogeneous vanishing point of a family of segments (RANSAC, then weighted least squares).
+
+    ``segments`` are (x1, y1, x2, y2) in coordinates normalized to about
+    [-1, 1]; a point at infinity (parallel lines) comes out with w ~ 0.
+    """
+    p1 = np.column_stack([segments[:, 0:2], np.ones(len(segments))])
+    p2 = np.column_stack([segments[:, 2:4], np.ones(len(segments))])
+    lines = np.cross(p1, p2)
+    lines /= np.linalg.norm(lines[:, :2], axis=1, keepdims=True) + 1e-12
+    mid = (segments[:, 0:2] + segments[:, 2:4]) / 2
+    direction = segments[:, 2:4] - segments[:, 0:2]
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True) + 1e-12
+
+    def angular_error(vp: NDArray[np.float64]) -> NDArray[np.float64]:
+        if abs(vp[2]) < 1e-9:
+            to_vp = np.broadcast_to(vp[:2] / (np.linalg.norm(vp[:2]) + 1e-12), mid.shape)
+        else:
+            to_vp = vp[:2] / vp[2] - mid
+            to_vp = to_vp / (np.linalg.norm(to_vp, axis=1, keepdims=True) + 1e-12)
+        return np.abs(direction[:, 0] * to_vp[:, 1] - direction[:, 1] * to_vp[:, 0])  # |sin|
+
+    best, best_support = None, -1.0
+    prob = weights / weights.sum()
+    for _ in range(200):
+        i, j = rng.choice(len(segments), 2, replace=False, p=prob)
+        vp = np.cross(lines[i], lines[j])
+        if not np.all(np.isfinite(vp)) or np.linalg.norm(vp) < 1e-12:
+            continue
+        vp = vp / np.linalg.norm(vp)
+        support = float(weights[angular_error(vp) < 0.01].sum())
+        if support > best_support:
+            best, best_support = vp, support
+    if best is None:
+        return None
+    inliers = angular_error(best) < 0.01
+    if inliers.sum() < 6:
+        return None
+    a = lines[inliers] * np.sqrt(weights[inliers])[:, None]
+    _, _, vt = np.linalg.svd(a)
+    return vt[-1] / np.linalg.norm(vt[-1])
+
+
+def rectify_from_lines(rgb: NDArray[np.uint8], *, min_segments: int = 5) -> NDArray[np.float64] | None:
+    """A homography (input -> rectified, about unit scale at the centre) from the content's straight lines.
+
+    Screens are full of horizontal and vertical rules, panel borders and
+    text baselines; in a photo taken off-axis they converge to two
+    vanishing points. Mapping those to infinity removes the perspective up
+    to a scale per axis, which the comb search then measures. For photos
+    whose screen border is cut off. Returns None when two families of lines
+    are not found.
+    """
+    h, w = rgb.shape[:2]
+    factor = max(1.0, max(h, w) / 1200.0)
+    small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (int(w / factor), int(h / factor)), interpolation=cv2.INTER_AREA)
+    detected = cv2.createLineSegmentDetector().detect(small)[0]
+    if detected is None:
+        return None
+    seg = detected.reshape(-1, 4).astype(np.float64)
+    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+    keep = length > 0.015 * max(small.shape)
+    seg, length = seg[keep], length[keep]
+    if len(seg) < 2 * min_segments:
+        return None
+    angle = np.mod(np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0]), np.pi)
+    hist, _ = np.histogram(angle, bins=180, range=(0, np.pi), weights=length)
+    hist = np.convolve(np.concatenate([hist[-5:], hist, hist[:5]]), np.ones(5) / 5, mode="same")[5:-5]
+    first = int(np.argmax(hist))
+    theta1 = (first + 0.5) * np.pi / 180
+    away = np.abs(np.angle(np.exp(2j * (np.arange(180) * np.pi / 180 - theta1)))) / 2  # distance in angle mod pi
+    hist2 = np.where(away > np.deg2rad(50), hist, 0.0)
+    theta2 = (int(np.argmax(hist2)) + 0.5) * np.pi / 180
+    scale = max(small.shape) / 2.0
+    center = np.array([small.shape[1] / 2.0, small.shape[0] / 2.0])
+    norm_seg = (seg.reshape(-1, 2, 2) - center).reshape(-1, 4) / scale
+    rng = np.random.default_rng(0)  # RANSAC sampling; deterministic results
+    vps = []
+    for theta in (theta1, theta2):
+        close = np.abs(np.angle(np.exp(2j * (angle - theta)))) / 2 < np.deg2rad(12)
+        if close.sum() < min_segments:
+            return None
+        vp = _vanishing_point(norm_seg[close], length[close], rng)
+        if vp is None:
+            return None
+        vps.append(vp)
+    # Order so that the first family is the more horizontal one.
+    if abs(np.cos(theta1)) < abs(np.cos(theta2)):
+        vps.reverse()
+    # H_inv maps rectified (x, y, 1) to normalized image points: x along the
+    # first family, y along the second, origin at the image centre.
+    h_inv = np.column_stack([vps[0], vps[1], [0.0, 0.0, 1.0]])
+    if abs(np.linalg.det(h_inv)) < 1e-9:
+        return None
+    # Unit scale at the origin: the Jacobian's columns there are vp[:2] - 0 * vp[2]
+    # (origin has w = 1), so normalize each column's image direction to length 1.
+    for k in (0, 1):
+        h_inv[:, k] /= np.linalg.norm(h_inv[:2, k]) + 1e-12
+    # Keep axes pointing right and down (any remaining flip is a dihedral hypothesis).
+    if h_inv[0, 0] < 0:
+        h_inv[:, 0] *= -1
+    if h_inv[1, 1] < 0:
+        h_inv[:, 1] *= -1
+    to_norm = np.array([[1 / (scale * factor), 0, -center[0] / scale], [0, 1 / (scale * factor), -center[1] / scale], [0, 0, 1]])
+    # input pixel -> normalized image -> rectified (normalized units) -> rectified pixels (input scale)
+    hom = np.diag([scale * factor, scale * factor, 1.0]) @ np.linalg.inv(h_inv) @ to_norm
+    return hom / hom[2, 2]

@@ -19,7 +19,7 @@ from watermark._pattern import TILE
 from watermark._payload import MAC_BITS
 
 from ._load import DEFAULT_MAX_PIXELS, load_image
-from ._sync import comb_search, find_screen_quad
+from ._sync import comb_search, find_screen_quad, rectify_from_lines
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
 
@@ -122,9 +122,14 @@ DECODES_PER_GEOMETRY = 3
 """Decode attempts per geometry: a right geometry puts the true phase at the top."""
 REFINE_BELOW = 15.0
 """A measured geometry whose best phase peak is weaker than this gets a per-axis scale search."""
+REFINE_ABOVE = 4.5
+"""Below this the geometry is most likely wrong (the field's own maxima reach about 4): no refinement."""
 REFINE_STEP = 0.0025
 REFINE_ROUNDS = 4
-MAX_SCREEN_SIDE = 4096
+RECTIFIED_SIDE = 1600
+"""Rectified images for the comb search are at most this large."""
+MAX_SCREEN_SIDE = 2560
+"""Resampled screens are cropped (centred) to this side: 100 tiles are plenty to fold."""
 AS_IS_MAX_PIXELS = 6_000_000
 AS_IS_SIDE = 2048
 SATURATED_LEVEL = 250.0
@@ -179,7 +184,9 @@ def _screen_luma(
         hom = hom @ np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=np.float64)
     mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
     lo = np.floor(mapped.min(axis=0))
-    size = np.minimum(np.ceil(mapped.max(axis=0) - lo), MAX_SCREEN_SIDE).astype(int)
+    extent = np.ceil(mapped.max(axis=0) - lo)
+    size = np.minimum(extent, MAX_SCREEN_SIDE).astype(int)
+    lo += np.floor((extent - size) / 2)
     shift = np.array([[1, 0, -lo[0]], [0, 1, -lo[1]], [0, 0, 1]], dtype=np.float64)
     final = shift @ hom
     out = cv2.warpPerspective(src, final, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -202,18 +209,39 @@ def _comb_geometries(y: NDArray[np.float32], base: _Geometry, count: int, aspect
     return out
 
 
+def _near_similarity(hom: NDArray[np.float64]) -> bool:
+    """True when a homography is (nearly) a rotation by a multiple of 90 degrees plus scale: nothing to rectify."""
+    h = hom / hom[2, 2]
+    if np.abs(h[2, :2]).max() > 1e-5:
+        return False
+    a = h[:2, :2] / np.sqrt(abs(np.linalg.det(h[:2, :2])))
+    return bool(min(np.abs(a - np.eye(2)).max(), np.abs(a - np.rot90(np.eye(2))).max(), np.abs(a + np.eye(2)).max(), np.abs(a - np.array([[0, -1], [1, 0]])).max()) < 0.01)
+
+
 def _rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
-    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for lattice search."""
+    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search."""
     top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
     left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
-    width, height = max(top, bottom), max(left, right)
-    shrink = min(1.0, 1600.0 / max(width, height))
-    w, h = int(width * shrink), int(height * shrink)
-    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    target = np.array([[0, 0], [max(top, bottom), 0], [max(top, bottom), max(left, right)], [0, max(left, right)]])
     hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+    return _rectify(y, hom, quad)
+
+
+def _rectify(y: NDArray[np.float32], hom: NDArray[np.float64], region: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+    """Warp ``region`` of ``y`` by ``hom`` into a rectangle of at most RECTIFIED_SIDE px.
+
+    Returns the image, the full input -> rectified-pixel homography, and the
+    shrink factor applied on top of ``hom``.
+    """
+    mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), hom).reshape(-1, 2)
+    lo, hi = mapped.min(axis=0), mapped.max(axis=0)
+    extent = hi - lo
+    shrink = min(1.0, RECTIFIED_SIDE / max(float(extent.max()), 1.0))
+    total = np.array([[shrink, 0, -lo[0] * shrink], [0, shrink, -lo[1] * shrink], [0, 0, 1]]) @ hom
+    w, h = (np.ceil(extent * shrink).astype(int) + 1).tolist()
     src = cv2.GaussianBlur(y, (0, 0), 0.5 / shrink) if shrink < 0.8 else y
-    rect = cv2.warpPerspective(src, hom, (w, h), flags=cv2.INTER_LINEAR)
-    return rect, hom, shrink
+    rect = cv2.warpPerspective(src, total, (w, h), flags=cv2.INTER_LINEAR)
+    return rect, total, shrink
 
 
 def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> TraceResult:
@@ -278,7 +306,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         nonlocal total_checks, decodes, best_score, found
         t = time.perf_counter()
         queue, best_here, out_hom = evaluate(geometry)
-        if refine and best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
+        if refine and REFINE_ABOVE <= best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
             # A scale measured from the spectrum is good to a few tenths of a
             # percent; over a 2000 px screen that smears the fold. Hill-climb
             # each axis's scale on the phase-peak strength, in the orientation
@@ -343,6 +371,19 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         if quad is not None:
             rect, rect_hom, shrink = _rectify_quad(y, quad)
             base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
+            for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
+                if attempt(geometry, refine=True):
+                    done = True
+                    break
+    if not done:
+        t = time.perf_counter()
+        lines_hom = rectify_from_lines(rgb)
+        timings["lines_s"] = time.perf_counter() - t
+        if lines_hom is not None and not _near_similarity(lines_hom):
+            # Perspective seen in the content's lines (a photo with the border cut off).
+            full = np.array([[0, 0], [rgb.shape[1], 0], [rgb.shape[1], rgb.shape[0]], [0, rgb.shape[0]]], np.float64)
+            rect, rect_hom, shrink = _rectify(y, lines_hom, full)
+            base = _Geometry("content-lines", rect_hom, 1.0 / shrink, None, True)
             for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
                 if attempt(geometry, refine=True):
                     done = True
