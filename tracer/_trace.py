@@ -18,7 +18,7 @@ from watermark._image import luma
 from watermark._pattern import TILE
 from watermark._payload import MAC_BITS
 
-from ._load import DEFAULT_MAX_PIXELS, load_image
+from ._load import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from ._sync import comb_search, find_screen_quad, rectify_from_lines
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
@@ -249,7 +249,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
 
     Parameters
     ----------
-    image_or_path : path, bytes, PIL image or ndarray
+    image_or_path : path, bytes, PIL image, ndarray or LoadedImage
         The leaked image: a screenshot (cropped, rescaled 0.3x-3x, rotated,
         mirrored, recompressed) or a phone photo of a screen.
     key_or_keys : Key or sequence of Key
@@ -277,7 +277,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     """
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
-    loaded = load_image(image_or_path, max_pixels=max_pixels)
+    loaded = image_or_path if isinstance(image_or_path, LoadedImage) else load_image(image_or_path, max_pixels=max_pixels)
     rgb = loaded.rgb
     timings = {"load_s": time.perf_counter() - t0}
     y = luma(rgb)

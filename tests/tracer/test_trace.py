@@ -1,0 +1,94 @@
+"""Each geometry path of tracer.trace on simulated leaks. Results depend on the seeds below."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import tracer
+import watermark
+from benchmarks.channel import phone_photo_leak, screenshot_leak
+from benchmarks.screens import render_screen
+
+PHOTO_SEED = 1  # simulated camera pose, noise and scene
+SHOT_SEED = 11  # crop offsets and rescale factors
+
+
+@pytest.fixture(scope="module")
+def marked_notes(payload, key):
+    return watermark.embed(render_screen("notes", size=(1920, 1080), seed=1), payload, key)
+
+
+@pytest.fixture(scope="module")
+def standard_photo(marked_notes):
+    return phone_photo_leak(marked_notes, level="standard", seed=PHOTO_SEED)
+
+
+def test_photo_with_screen_border_names_the_viewer(standard_photo, key, payload):
+    res = tracer.trace(standard_photo.image, key)
+    assert res.found and res.payload == payload
+    assert res.key_fingerprint == key.fingerprint
+    assert res.false_attribution_probability < 1e-9
+    assert res.hypotheses[-1].name.startswith("screen-quad")
+    # the located quadrilateral lies on the true screen (within a few percent of its size)
+    true = cv2.perspectiveTransform(np.array([[[0.0, 0.0]], [[1920.0, 0.0]], [[1920.0, 1080.0]], [[0.0, 1080.0]]]), standard_photo.homography)
+    assert np.abs(res.quad - true.reshape(4, 2)).max() < 0.05 * np.ptp(true[:, 0, 0])
+
+
+def test_photo_with_border_cut_off_names_the_viewer(payload, key):
+    marked = watermark.embed(render_screen("labs_chart", size=(1920, 1080), seed=0), payload, key)
+    leak = phone_photo_leak(marked, level="standard", seed=0)
+    inner = cv2.perspectiveTransform(np.array([[[300.0, 200.0]], [[1620.0, 200.0]], [[1620.0, 880.0]], [[300.0, 880.0]]]), leak.homography)
+    (x0, y0), (x1, y1) = inner.reshape(4, 2).min(axis=0).astype(int), inner.reshape(4, 2).max(axis=0).astype(int)
+    res = tracer.trace(np.ascontiguousarray(leak.image[y0:y1, x0:x1]), key)
+    assert res.payload == payload
+    assert res.hypotheses[-1].name.startswith("content-lines")
+
+
+def test_rescaled_recompressed_crop_names_the_viewer(marked_notes, key, payload):
+    leak = screenshot_leak(marked_notes, "crop_rescale_jpeg", seed=SHOT_SEED)
+    res = tracer.trace(leak.image, key)
+    assert res.payload == payload, leak.params
+
+
+@pytest.mark.parametrize("scale", [0.45, 1.7])
+def test_rescaled_screenshot_names_the_viewer(marked_notes, key, payload, scale):
+    size = (int(marked_notes.shape[1] * scale), int(marked_notes.shape[0] * scale))
+    image = cv2.resize(marked_notes, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    res = tracer.trace(image, key)
+    assert res.payload == payload
+    assert res.parameters["scale"] == pytest.approx(scale, rel=0.01)
+
+
+@pytest.mark.parametrize("channel", ["rot90", "rot180"])
+def test_rotated_screenshot_names_the_viewer(marked_notes, key, payload, channel):
+    assert tracer.trace(screenshot_leak(marked_notes, channel, seed=SHOT_SEED).image, key).payload == payload
+
+
+def test_mirrored_screenshot_names_the_viewer(marked_notes, key, payload):
+    res = tracer.trace(np.ascontiguousarray(marked_notes[:, ::-1]), key)
+    assert res.payload == payload
+    assert res.hypotheses[-1].mirrored
+
+
+def test_unmarked_photo_names_no_one(key):
+    leak = phone_photo_leak(render_screen("medications", size=(1920, 1080), seed=4), level="standard", seed=2)
+    res = tracer.trace(leak.image, key)
+    assert not res.found and res.payload is None and res.key_fingerprint is None
+    assert res.confidence == 0.0
+
+
+def test_other_hospitals_mark_names_no_one(marked_notes, other_key):
+    res = tracer.trace(marked_notes, other_key)
+    assert not res.found and res.payload is None
+
+
+def test_key_rotation_reports_the_matching_key(marked_notes, key, other_key, payload):
+    res = tracer.trace(marked_notes, [other_key, key])
+    assert res.payload == payload and res.key_fingerprint == key.fingerprint
+
+
+def test_trace_rejects_a_non_key():
+    with pytest.raises(TypeError, match="watermark.Key"):
+        tracer.trace(np.zeros((300, 300, 3), np.uint8), "secret")
