@@ -1,17 +1,17 @@
-"""Synchronisation: find the screen, and the tile lattice that maps the input back to screen pixels.
+"""Synchronisation: find the screen, remove the perspective, measure the scale.
 
 Coarse: the screen quadrilateral (a bright convex region bounded by the dark
-bezel) from contours, refined by straight-line fits to its sides. Fine: the
-tile pattern is periodic, so the autocorrelation of the content-suppressed
-residual has peaks on the tile lattice; the two shortest lattice vectors
-give scale, rotation, shear and aspect (an affine map). The square lattice
-cannot tell quarter turns or a mirror apart: the decoder tries all eight.
+bezel) from contours, refined by straight-line fits to its sides; when the
+border is cut off, the two vanishing points of the content's own straight
+lines. Fine: the tiled mark puts its power on a comb of spatial frequencies
+spaced 1/TILE apart; matching that comb to the spectrum of the rectified
+image gives the scale per axis. The square tile cannot tell quarter turns or
+a mirror apart: the decoder tries all eight.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,194 +21,7 @@ from numpy.typing import NDArray
 from watermark._extract import suppress_content
 from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
 
-__all__ = ["Lattice", "comb_search", "estimate_lattice", "find_screen_quad", "rectify_from_lines"]
-
-
-@dataclass(frozen=True)
-class Lattice:
-    """Two lattice vectors (columns, in input pixels (x, y)) and how strongly they stood out."""
-
-    vectors: NDArray[np.float64]  # 2x2, columns p1 (about +x), p2 (about +y)
-    score: float
-    level: int
-
-    @property
-    def scale(self) -> float:
-        """Input pixels per screen pixel (geometric mean over both axes)."""
-        return float(np.sqrt(abs(np.linalg.det(self.vectors)))) / TILE
-
-    def to_screen(self) -> NDArray[np.float64]:
-        """2x2 linear map from input offsets (x, y) to screen-pixel offsets."""
-        return TILE * np.linalg.inv(self.vectors)
-
-
-def _parabolic(values: NDArray[np.float64]) -> float:
-    """Sub-sample offset of the maximum of three samples (-1, 0, 1)."""
-    a, b, c = values
-    denom = a - 2 * b + c
-    return 0.0 if denom >= 0 else float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
-
-
-def _refine_peak(acf: NDArray[np.float64], center: tuple[float, float], radius: int) -> tuple[float, float, float]:
-    """Sub-pixel position (x, y) and height of the max of ``acf`` (origin-centred) near ``center``."""
-    h, w = acf.shape
-    cy, cx = h // 2, w // 2
-    x0, y0 = int(round(center[0])) + cx, int(round(center[1])) + cy
-    ya, yb = max(y0 - radius, 1), min(y0 + radius + 1, h - 1)
-    xa, xb = max(x0 - radius, 1), min(x0 + radius + 1, w - 1)
-    if ya >= yb or xa >= xb:
-        return center[0], center[1], -np.inf
-    window = acf[ya:yb, xa:xb]
-    iy, ix = np.unravel_index(int(np.argmax(window)), window.shape)
-    py, px = ya + iy, xa + ix
-    dx = _parabolic(acf[py, px - 1 : px + 2])
-    dy = _parabolic(acf[py - 1 : py + 2, px])
-    return px + dx - cx, py + dy - cy, float(acf[py, px])
-
-
-def _autocorrelation(residual: NDArray[np.float32], weight: NDArray[np.float32], max_lag: int) -> NDArray[np.float64]:
-    """Normalized, origin-centred autocorrelation of the weighted residual, lags up to ``max_lag``."""
-    w = np.sqrt(weight / max(float(weight.mean()), 1e-12)).astype(np.float32)
-    x = residual * w
-    x -= x[w > 0].mean() if np.any(w > 0) else 0.0
-    x *= w > 0
-    h, wd = x.shape
-    fh, fw = cv2.getOptimalDFTSize(h + max_lag), cv2.getOptimalDFTSize(wd + max_lag)
-    spec = np.fft.rfft2(x, s=(fh, fw))
-    acf = np.fft.irfft2(spec * np.conj(spec), s=(fh, fw))
-    mask_spec = np.fft.rfft2((w > 0).astype(np.float32), s=(fh, fw))
-    overlap = np.fft.irfft2(mask_spec * np.conj(mask_spec), s=(fh, fw))
-    acf = np.fft.fftshift(acf)
-    overlap = np.fft.fftshift(overlap)
-    cy, cx = fh // 2, fw // 2
-    acf = acf[cy - max_lag : cy + max_lag + 1, cx - max_lag : cx + max_lag + 1]
-    overlap = overlap[cy - max_lag : cy + max_lag + 1, cx - max_lag : cx + max_lag + 1]
-    # Unbiased estimate: divide by the number of overlapping valid samples,
-    # but not where too few overlap to mean anything.
-    enough = overlap > 0.15 * overlap.max()
-    acf = np.where(enough, acf / np.maximum(overlap, 1.0), 0.0)
-    return acf / max(float(acf[max_lag, max_lag]), 1e-12)
-
-
-def estimate_lattice(
-    luma: NDArray[np.float32],
-    *,
-    scale_range: tuple[float, float] = (0.28, 3.2),
-    max_side: int = 1024,
-) -> list[Lattice]:
-    """Tile-lattice candidates for an image showing a marked screen, best first.
-
-    Parameters
-    ----------
-    luma : ndarray (H, W) float32
-        The input (or a rectified screen) in 8-bit levels.
-    scale_range : (float, float)
-        Input pixels per screen pixel to consider.
-    max_side : int
-        The autocorrelation is measured on a central window of at most this
-        many pixels per side at each pyramid level.
-
-    Notes
-    -----
-    Works on a pyramid (factors 1, 2, 4, 8) so that at the level used the
-    carrier's features are 7-32 pixels, where the content suppression
-    (background scale 3 px) whitens content without removing the carrier.
-    A candidate is a lattice vector p1 in the allowed period range with a
-    partner p2 near p1 turned a quarter: the score adds the normalized
-    autocorrelation at p1, p2, p1 + p2 and p1 - p2, so periodic content that
-    repeats along one axis only (table rows) does not qualify. The vectors
-    are refined with sub-pixel fits at their first three multiples.
-    """
-    candidates: list[Lattice] = []
-    lo, hi = scale_range
-    for level, factor in enumerate((1, 2, 4, 8)):
-        s_lo, s_hi = max(lo / factor, 0.33), min(hi / factor, 1.15)
-        if s_lo > s_hi or (factor > 1 and hi / factor < 0.33):
-            continue
-        img = luma if factor == 1 else cv2.resize(luma, (luma.shape[1] // factor, luma.shape[0] // factor), interpolation=cv2.INTER_AREA)
-        h, w = img.shape
-        if min(h, w) < 2 * TILE * s_lo:
-            continue
-        y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
-        img = np.ascontiguousarray(img[y0 : y0 + max_side, x0 : x0 + max_side])
-        residual, weight = suppress_content(img, background_sigma=3.0)
-        p_lo, p_hi = TILE * s_lo * 0.95, TILE * s_hi * 1.05
-        max_lag = int(min(2.2 * p_hi, min(img.shape) - 8))
-        if max_lag < p_lo * 1.2:
-            continue
-        acf = _autocorrelation(residual, weight, max_lag)
-        yy, xx = np.mgrid[-max_lag : max_lag + 1, -max_lag : max_lag + 1]
-        radius = np.hypot(xx, yy)
-        annulus = (radius >= p_lo) & (radius <= min(p_hi, max_lag)) & (xx >= 0) & ~((xx == 0) & (yy < 0))
-        local_max = acf >= cv2.dilate(acf.astype(np.float32), np.ones((5, 5), np.uint8))
-        peaks = np.flatnonzero((annulus & local_max & (acf > 0)).ravel())
-        peaks = peaks[np.argsort(acf.ravel()[peaks])[::-1][:12]]
-        for idx in peaks:
-            py, px = np.unravel_index(int(idx), acf.shape)
-            p1 = np.array([px - max_lag, py - max_lag], dtype=np.float64)
-            tol = int(max(3, 0.12 * np.hypot(*p1)))
-            x2, y2, v2 = _refine_peak(acf, (-p1[1], p1[0]), tol)  # p1 turned +90 degrees
-            p2 = np.array([x2, y2])
-            if not np.isfinite(v2) or v2 <= 0:
-                continue
-            ratio = np.hypot(*p2) / np.hypot(*p1)
-            if not 0.8 < ratio < 1.25:
-                continue
-            r = max(2, int(0.03 * np.hypot(*p1)))
-            vals = [acf[py, px], v2]
-            for q in (p1 + p2, p1 - p2):
-                vals.append(_refine_peak(acf, (q[0], q[1]), r)[2] if np.all(np.abs(q) < max_lag - 2) else 0.0)
-            half = (p1 + p2) / 2
-            if _refine_peak(acf, (half[0], half[1]), r)[2] > 0.5 * min(vals[0], vals[1]):
-                continue  # p1, p2 are diagonals of a finer lattice, which is a candidate of its own
-            score = float(np.sum(np.maximum(vals, 0.0)))
-            vectors = np.stack([_refine_vector(acf, p1, max_lag), _refine_vector(acf, p2, max_lag)], axis=1)
-            # Orient: p1 about +x, p2 about +y (any remaining quarter turn or mirror is tried by the decoder).
-            vectors = _canonical(vectors)
-            candidates.append(Lattice(vectors * factor, score, level))
-    candidates.sort(key=lambda c: c.score, reverse=True)
-    # Drop near-duplicates (the same lattice found at two levels).
-    unique: list[Lattice] = []
-    for cand in candidates:
-        if all(np.abs(cand.vectors - u.vectors).max() > 0.02 * TILE * u.scale for u in unique):
-            unique.append(cand)
-    return unique
-
-
-def _refine_vector(acf: NDArray[np.float64], p: NDArray[np.float64], max_lag: int) -> NDArray[np.float64]:
-    """Least-squares lattice vector from sub-pixel peaks at p, 2p, 3p (those inside the window)."""
-    points, ks = [], []
-    estimate = p.copy()
-    for k in (1, 2, 3):
-        q = estimate * k
-        if np.any(np.abs(q) > max_lag - 3):
-            break
-        x, y, v = _refine_peak(acf, (q[0], q[1]), 2 if k > 1 else 1)
-        if not np.isfinite(v) or v <= 0:
-            break
-        points.append((x, y))
-        ks.append(k)
-        pts = np.array(points)
-        kk = np.array(ks, dtype=np.float64)
-        estimate = (pts * kk[:, None]).sum(axis=0) / (kk * kk).sum()
-    return estimate
-
-
-def _canonical(vectors: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Choose among the 8 equivalent bases the one closest to the identity's orientation."""
-    p1, p2 = vectors[:, 0], vectors[:, 1]
-    best, best_cost = vectors, np.inf
-    for a in (p1, -p1, p2, -p2):
-        for b in (p1, -p1, p2, -p2):
-            if abs(np.dot(a, b)) > 0.5 * np.hypot(*a) * np.hypot(*b):
-                continue
-            basis = np.stack([a, b], axis=1)
-            if np.linalg.det(basis) <= 0:
-                continue
-            cost = -(a[0] / np.hypot(*a) + b[1] / np.hypot(*b))
-            if cost < best_cost:
-                best, best_cost = basis, cost
-    return best
+__all__ = ["comb_search", "find_screen_quad", "rectify_from_lines"]
 
 
 def find_screen_quad(rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.08) -> NDArray[np.float64] | None:

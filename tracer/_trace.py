@@ -201,7 +201,7 @@ def _comb_geometries(y: NDArray[np.float32], base: _Geometry, count: int, aspect
     rectification; the result maps input pixels to screen pixels.
     """
     out = []
-    for i, (sx, sy, score) in enumerate(comb_search(y, aspect_range=aspect_range, count=count)):
+    for i, (sx, sy, _) in enumerate(comb_search(y, aspect_range=aspect_range, count=count)):
         scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
         to_screen = scale if base.to_screen is None else scale @ base.to_screen
         factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
@@ -286,7 +286,6 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     decodes = 0
     best_score = -np.inf
     found: tuple[ExtractResult, Key, _Geometry, NDArray[np.float64] | None] | None = None
-    quad_holder: list[NDArray[np.float64] | None] = []
 
     def evaluate(geometry: _Geometry, orientations: list[tuple[int, bool]] = _DIHEDRAL) -> tuple[list[tuple[Any, ...]], float, NDArray[np.float64] | None]:
         """Resample, suppress content, fold, and rank phase peaks over keys and orientations."""
