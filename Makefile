@@ -1,11 +1,12 @@
 # Two commands for a fresh machine:
 #   make demo   - set up a virtualenv and run the demo (stamp, leak, trace)
-#   make test   - set up a virtualenv and run the test suite
+#   make test   - set up a virtualenv (and, as root, Chromium and PostgreSQL) and run the test suite
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench viewer setup clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +16,17 @@ $(VENV)/.installed-%: pyproject.toml
 
 setup: $(VENV)/.installed-test
 
-demo: $(VENV)/.installed-test
+demo: $(VENV)/.installed-demo
 	$(PY) examples/demo.py
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	source scripts/test-services.sh && $(PY) -m pytest -q
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.core
+
+viewer: $(VENV)/.installed-viewer
+	$(PY) -m examples.emr_viewer
 
 clean:
 	rm -rf $(VENV) build *.egg-info

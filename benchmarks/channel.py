@@ -31,6 +31,13 @@ Two families:
   messenger recompression at the ``"hard"`` level). The homography is the
   exact pinhole (pre-lens-distortion) map; :func:`project_points` applies
   the recorded lens distortion as well.
+
+Each phone-photo stage is a documented function or class here
+(:func:`camera_pose_homography`, :func:`undistort_photo_points`,
+:class:`LensPSF`, :func:`display_model`, :func:`scene_fields`,
+:func:`render_photo_radiance`, :func:`sensor_capture`, :func:`demosaic`,
+:func:`isp_process`); they are building blocks of :func:`phone_photo_leak`,
+not part of the stable API (``__all__``).
 """
 
 from __future__ import annotations
@@ -83,7 +90,7 @@ PHONE_LEVELS: tuple[str, ...] = ("standard", "hard")
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Leak:
     """One simulated leak.
 
@@ -389,7 +396,12 @@ def _ss_double(image, rng, params):
     out, hom1 = _resize(image, size, cv2.INTER_AREA)
     out, nbytes = _encode_jpeg(out, 80, "420")
     params.update(
-        {"first_scale": 0.8, "first_interpolation": "area", "first_jpeg_quality": 80, "first_jpeg_bytes": nbytes}
+        {
+            "first_scale": 0.8,
+            "first_interpolation": "area",
+            "first_jpeg_quality": 80,
+            "first_jpeg_bytes": nbytes,
+        }
     )
     out, hom2 = _messenger(out, params)
     return out, hom2 @ hom1
@@ -476,13 +488,14 @@ def screenshot_leak(
     --------
     >>> img = np.full((64, 96, 3), 255, np.uint8)
     >>> leak = screenshot_leak(img, "down0.5", seed=0)
-    >>> leak.image.shape, leak.homography[0, 0]
+    >>> leak.image.shape, float(leak.homography[0, 0])
     ((32, 48, 3), 0.5)
     """
     image = _check_image(image)
     if channel not in _SCREENSHOT_IMPL:
         raise ValueError(
-            f"unknown screenshot channel {channel!r}; expected one of {', '.join(SCREENSHOT_CHANNELS)}"
+            f"unknown screenshot channel {channel!r}; expected one of "
+            f"{', '.join(SCREENSHOT_CHANNELS)}"
         )
     rng = _as_generator(seed)
     params: dict = {"input_size": [image.shape[1], image.shape[0]]}
@@ -510,14 +523,14 @@ _PHONE_RANGES: dict[str, dict[str, Any]] = {
         "background_level": (0.10, 0.35),
         "glare_strength": (0.0, 0.25),
         "reflection_strength": (0.005, 0.03),
-        "lens_k1": (-0.03, 0.03),
-        "defocus_radius_px": (0.0, 1.2),
+        "lens_k1": (-0.015, 0.015),
+        "defocus_radius_px": (0.0, 1.0),
         "motion_length_px": (0.0, 2.0),
-        "vignetting": (0.0, 0.25),
+        "vignetting": (0.0, 0.2),
         "electrons_at_white": (1500.0, 5000.0),
         "read_noise_e": (1.5, 3.0),
         "wb_error": 0.04,
-        "output_white": (0.85, 1.0),
+        "output_white": (0.75, 0.95),
         "luma_denoise_sigma": (3.0, 7.0),
         "chroma_denoise_sigma": (1.0, 2.5),
         "jpeg_quality": (85, 92),
@@ -530,14 +543,14 @@ _PHONE_RANGES: dict[str, dict[str, Any]] = {
         "background_level": (0.05, 0.40),
         "glare_strength": (0.1, 0.5),
         "reflection_strength": (0.01, 0.06),
-        "lens_k1": (-0.05, 0.05),
+        "lens_k1": (-0.03, 0.03),
         "defocus_radius_px": (0.5, 2.5),
         "motion_length_px": (0.0, 5.0),
         "vignetting": (0.1, 0.4),
         "electrons_at_white": (300.0, 1500.0),
         "read_noise_e": (2.0, 5.0),
         "wb_error": 0.08,
-        "output_white": (0.75, 1.05),
+        "output_white": (0.7, 1.05),
         "luma_denoise_sigma": (6.0, 12.0),
         "chroma_denoise_sigma": (2.0, 4.0),
         "jpeg_quality": (85, 92),
@@ -561,15 +574,21 @@ class _Draw:
         self.rng = rng
         self.overrides = dict(overrides)
         self.used: set[str] = set()
+        self.drawn: list[str] = []
         self.params: dict[str, Any] = {}
 
     def __call__(self, name: str, sampler: Callable[[np.random.Generator], Any] | Any) -> Any:
         value = sampler(self.rng) if callable(sampler) else sampler
+        self.drawn.append(name)
         if name in self.overrides:
             value = self.overrides[name]
             self.used.add(name)
         self.params[name] = _plain(value)
         return value
+
+    def record(self, name: str, value: Any) -> None:
+        """Record a derived (not overridable) value in the report."""
+        self.params[name] = _plain(value)
 
     def uniform(self, name: str, lo_hi: tuple[float, float]) -> float:
         lo, hi = lo_hi
@@ -584,7 +603,7 @@ class _Draw:
         if unknown:
             raise ValueError(
                 f"unknown phone_photo_leak override(s) {unknown}; valid names: "
-                f"{sorted(self.params)}"
+                f"{sorted(self.drawn)}"
             )
 
 
@@ -690,7 +709,10 @@ def camera_pose_homography(
     # make sure the screen fits with a margin (shrinks coverage if needed)
     for _ in range(30):
         quad = _apply_h(project(d), corners)
-        ratio = max(np.ptp(quad[:, 0]) / (pw * (1 - 2 * margin)), np.ptp(quad[:, 1]) / (ph * (1 - 2 * margin)))
+        ratio = max(
+            np.ptp(quad[:, 0]) / (pw * (1 - 2 * margin)),
+            np.ptp(quad[:, 1]) / (ph * (1 - 2 * margin)),
+        )
         if ratio <= 1.0:
             break
         d *= ratio * 1.0005
@@ -768,9 +790,10 @@ class LensPSF:
     The PSF is the convolution of
 
     * **optics**: a Gaussian of ``optics_sigma_px`` (diffraction and
-      aberrations of a small phone lens in focus; its MTF is about 0.5 at
-      Nyquist and still 0.1-0.3 above it, which is why phones alias
-      screens into moire);
+      aberrations of a phone lens in focus; at 0.2-0.4 px its MTF is
+      0.5-0.9 at Nyquist and still 0.1-0.6 at 0.8 cycles/px - phone lenses
+      are designed for the 48-50 MP native grid that is binned to 12 MP -
+      which is why phones alias screens into moire);
     * **defocus**: a uniform disk of radius ``defocus_radius_px`` (the
       circle of confusion), MTF ``2 J1(2 pi r f) / (2 pi r f)``;
     * **hand shake**: a uniform line of length ``motion_length_px`` at
@@ -799,7 +822,9 @@ class LensPSF:
             self.optics_sigma_px**2 + self.defocus_radius_px**2 / 4 + self.motion_length_px**2 / 12
         )
 
-    def transfer(self, fu: NDArray[np.float64], fv: NDArray[np.float64], *, pixel: bool = True) -> NDArray[np.float64]:
+    def transfer(
+        self, fu: NDArray[np.float64], fv: NDArray[np.float64], *, pixel: bool = True
+    ) -> NDArray[np.float64]:
         """Optical transfer function at frequencies ``(fu, fv)`` (cycles/px).
 
         With ``pixel=True`` the unit-box pixel aperture ``sinc(fu) sinc(fv)``
@@ -834,14 +859,18 @@ class LensPSF:
         # r below a fine cell: the four central cells (a point at the centre)
         k = (xx**2 + yy**2 <= max(r, 0.75 / ss) ** 2).astype(np.float64)
         if self.optics_sigma_px > 0:
-            k = cv2.GaussianBlur(k, (0, 0), self.optics_sigma_px * ss, borderType=cv2.BORDER_CONSTANT)
+            k = cv2.GaussianBlur(
+                k, (0, 0), self.optics_sigma_px * ss, borderType=cv2.BORDER_CONSTANT
+            )
         if self.motion_length_px > 0:
             length = self.motion_length_px * ss
             mh = int(math.ceil(length / 2)) + 1
             line = np.zeros((2 * mh + 1, 2 * mh + 1))
             a = math.radians(self.motion_angle_deg)
             t = np.linspace(-length / 2, length / 2, max(2, int(length * 4) + 1))
-            np.add.at(line, (np.rint(mh + t * math.sin(a)).astype(int), np.rint(mh + t * math.cos(a)).astype(int)), 1.0)
+            rows = np.rint(mh + t * math.sin(a)).astype(int)
+            cols = np.rint(mh + t * math.cos(a)).astype(int)
+            np.add.at(line, (rows, cols), 1.0)
             k = cv2.filter2D(k, -1, line / line.sum(), borderType=cv2.BORDER_CONSTANT)
         keep = k > k.max() * 1e-4
         w = k[keep]
@@ -862,7 +891,13 @@ class LensPSF:
         fx, fy = np.floor(q[:, 0]), np.floor(q[:, 1])
         ax, ay = q[:, 0] - fx, q[:, 1] - fy
         ix, iy = fx.astype(int) + half, fy.astype(int) + half
-        for dx, dy, wt in ((0, 0, (1 - ax) * (1 - ay)), (1, 0, ax * (1 - ay)), (0, 1, (1 - ax) * ay), (1, 1, ax * ay)):
+        taps = (
+            (0, 0, (1 - ax) * (1 - ay)),
+            (1, 0, ax * (1 - ay)),
+            (0, 1, (1 - ax) * ay),
+            (1, 1, ax * ay),
+        )
+        for dx, dy, wt in taps:
             np.add.at(k, (iy + dy, ix + dx), w * wt)
         return (k / k.sum()).astype(np.float32)
 
@@ -1018,7 +1053,10 @@ def display_model(
     kernel = psf.screen_kernel(jac)
     if kernel.shape[0] > 1:
         linear = cv2.filter2D(linear, -1, kernel, borderType=cv2.BORDER_REPLICATE)
-    order = {"RGB": (-1 / 3, 0.0, 1 / 3), "BGR": (1 / 3, 0.0, -1 / 3)}[subpixel_order]
+    orders = {"RGB": (-1 / 3, 0.0, 1 / 3), "BGR": (1 / 3, 0.0, -1 / 3)}
+    if subpixel_order not in orders:
+        raise ValueError(f"subpixel_order must be 'RGB' or 'BGR', got {subpixel_order!r}")
+    order = orders[subpixel_order]
     stripe_s, stripe_t = _aperture_tables(order, fill_x / 3, jac[0] / max(wx, 1e-12), psf)
     row_s, row_t = _aperture_tables((0.0,), fill_y, jac[1] / max(wy, 1e-12), psf)
     row_st = np.ascontiguousarray(np.concatenate([row_s, row_t], -1))
@@ -1030,7 +1068,9 @@ def display_model(
 # --------------------------------------------------------------------------
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> NDArray[np.float32]:
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], sigma: float
+) -> NDArray[np.float32]:
     """Unit-variance Gaussian noise with correlation length ``sigma`` px.
 
     Large ``sigma`` is generated on a grid ``sigma / 2`` times coarser and
@@ -1053,8 +1093,11 @@ def scene_fields(
     ranges: Mapping[str, Any],
     photo_size: tuple[int, int],
     screen_quad: NDArray[np.float64],
+    screen_size: tuple[int, int],
+    bezel: tuple[float, float, float, float],
+    to_photo: Callable[[NDArray[np.float64]], NDArray[np.float64]],
     step: int,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], float]:
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float, float]:
     """Stage 2 - scene: background, bezel, glare and ambient reflection.
 
     All in relative linear radiance (screen white = 1), rendered on a grid
@@ -1066,11 +1109,16 @@ def scene_fields(
       monitor white), a lighting gradient in a random direction, smooth
       blotches, fine texture, and with probability 0.6 a desk top below
       the monitor (a darker, warmer region with a stretched wood-like
-      grain). The background is not on the screen plane; it is painted in
-      photo coordinates directly (no parallax is needed for a tracer
-      benchmark).
-    * **Bezel**: dark plastic at ``bezel_level`` (0.01-0.04) with a slight
-      vertical gradient; its extent is set in the renderer.
+      grain), and 0-4 pieces of wall clutter (pictures, windows, shelves:
+      soft-edged, slightly rotated rectangles of random brightness and
+      colour) that a screen locator must not mistake for the monitor. The
+      background is not on the screen plane; it is painted in photo
+      coordinates directly (no parallax is needed for a tracer benchmark).
+    * **Stand**: with probability 0.8 a dark neck below the bezel (drawn in
+      the screen plane, mapped by ``to_photo``).
+    * **Bezel**: dark plastic at ``bezel_level`` (0.01-0.04); it reflects
+      glare and room at ``bezel_gloss`` (0.15-0.6) of the panel's strength
+      (panels are glossier than bezels); its extent is set by the caller.
     * **Glare**: the reflection of a lamp or window on the panel - an
       elliptical Gaussian blob of peak ``glare_strength`` and size 5-20% of
       the photo diagonal, added in linear light on the monitor (screen and
@@ -1089,6 +1137,8 @@ def scene_fields(
         reflection).
     bezel_level : float
         Radiance of the bezel plastic.
+    bezel_gloss : float
+        Fraction of ``monitor_add`` the bezel reflects.
     """
     pw, ph = photo_size
     gw, gh = pw // step + 3, ph // step + 3
@@ -1099,15 +1149,52 @@ def scene_fields(
 
     # --- background
     level = draw.uniform("background_level", ranges["background_level"])
-    tint = np.asarray(draw("background_tint", lambda r: r.normal([0.04, 0.0, -0.05], 0.05, 3)), dtype=np.float32)
+    tint = np.asarray(
+        draw("background_tint", lambda r: r.normal([0.04, 0.0, -0.05], 0.05, 3)), dtype=np.float32
+    )
     grad_angle = draw.uniform("background_gradient_angle_deg", (0.0, 360.0))
     grad_amp = draw.uniform("background_gradient", (0.2, 0.7))
     blotch = draw.uniform("background_blotch", (0.05, 0.2))
     ga = math.radians(grad_angle)
     ramp = ((xx - 0.5) * math.cos(ga) + (yy - 0.5) * math.sin(ga)).astype(np.float32)
-    base = level * (1 + grad_amp * ramp) * (1 + blotch * _smooth_noise(rng, (gh, gw), max(gw, gh) / 12))
+    blotches = _smooth_noise(rng, (gh, gw), max(gw, gh) / 12)
+    base = level * (1 + grad_amp * ramp) * (1 + blotch * blotches)
     texture = 1 + 0.04 * _smooth_noise(rng, (gh, gw), 0.8)
     bg = base[..., None] * (1 + tint)[None, None, :] * texture[..., None]
+    def to_grid(pts: NDArray[np.float64]) -> NDArray[np.int32]:
+        # photo coords -> coarse grid coords (k = (p + 0.5) / step + 0.5), 1/16 px
+        return np.rint(((np.asarray(pts) + 0.5) / step + 0.5) * 16).astype(np.int32)
+
+    def paint(
+        img: NDArray[np.float32], poly: NDArray[np.float64], color: NDArray[np.float32], soft: float
+    ) -> None:
+        m = np.zeros((gh, gw), np.uint8)
+        cv2.fillPoly(m, [to_grid(poly)], 255, lineType=cv2.LINE_AA, shift=4)
+        a = m.astype(np.float32) / 255
+        if soft > 0:
+            a = cv2.GaussianBlur(a, (0, 0), soft)
+        img *= 1 - a[..., None]
+        img += a[..., None] * color
+
+    # clutter on the wall: pictures, windows, shelves, a second monitor
+    n_obj = int(draw("background_objects", lambda r: int(r.integers(0, 5))))
+    objects = []
+    for _ in range(n_obj):
+        cx, cy = rng.uniform(0, 1, 2) * (pw, ph)
+        size = rng.uniform(0.04, 0.2) * math.hypot(pw, ph)
+        aspect = math.exp(rng.uniform(-0.7, 0.7))
+        hw, hh = size * math.sqrt(aspect) / 2, size / math.sqrt(aspect) / 2
+        ang = rng.uniform(-0.1, 0.1)
+        ca, sa = math.cos(ang), math.sin(ang)
+        rot = np.array([[ca, sa], [-sa, ca]])
+        corners = np.array([[-hw, -hh], [hw, -hh], [hw, hh], [-hw, hh]]) @ rot
+        colour = (level * rng.uniform(0.2, 2.5) * np.exp(rng.normal(0, 0.12, 3))).astype(np.float32)
+        soft = float(rng.uniform(0.3, 2.0))
+        paint(bg, corners + (cx, cy), colour, soft)
+        objects.append(
+            {"quad": corners + (cx, cy), "radiance": colour, "edge_blur_px": soft * step}
+        )
+    draw.record("background_object_list", objects)
     has_desk = bool(draw("desk", lambda r: r.random() < 0.6))
     screen_bottom = float(np.max(screen_quad[:, 1]))
     desk_y = draw.uniform("desk_edge_y_frac", (min(0.99, screen_bottom / ph + 0.04), 1.05))
@@ -1119,12 +1206,22 @@ def scene_fields(
         grain = _smooth_noise(rng, (gh, gw), 1.0)
         grain = cv2.GaussianBlur(grain, (0, 0), sigmaX=12.0, sigmaY=0.7)
         grain = grain / max(float(grain.std()), 1e-6)
-        desk = level * desk_level * (1 + 0.12 * grain)[..., None] * np.array([1.15, 0.95, 0.75], np.float32)
+        wood = np.array([1.15, 0.95, 0.75], np.float32)
+        desk = level * desk_level * (1 + 0.12 * grain)[..., None] * wood
         bg = bg * (1 - soft[..., None]) + desk * soft[..., None]
-    bg = np.maximum(bg, 0).astype(np.float32)
-
-    # --- bezel
+    # --- bezel, and the monitor's stand (a dark neck below it)
     bezel_level = draw.uniform("bezel_level", (0.01, 0.04))
+    bezel_gloss = draw.uniform("bezel_gloss", (0.15, 0.6))
+    sw, sh = screen_size
+    neck = draw.uniform("stand_width_frac", (0.06, 0.15)) * sw
+    if bool(draw("stand", lambda r: r.random() < 0.8)):
+        top = bezel[3] - 2.0
+        left, right, bottom = sw / 2 - neck / 2, sw / 2 + neck / 2, top + 0.4 * sh
+        poly = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+        t = np.linspace(0, 1, 32)[:, None]
+        edge = np.concatenate([poly[i] + t * (poly[(i + 1) % 4] - poly[i]) for i in range(4)])
+        paint(bg, to_photo(edge), np.full(3, bezel_level * 1.5, np.float32), 0.5)
+    bg = np.maximum(bg, 0).astype(np.float32)
 
     # --- glare (photo coordinates, linear light)
     qmin, qmax = screen_quad.min(0), screen_quad.max(0)
@@ -1134,7 +1231,9 @@ def scene_fields(
     diag = math.hypot(pw, ph)
     g_sx = draw.uniform("glare_sigma_x", (0.05 * diag, 0.2 * diag))
     g_sy = draw.uniform("glare_sigma_y", (0.05 * diag, 0.2 * diag))
-    g_tint = np.asarray(draw("glare_tint", lambda r: r.normal([0.03, 0.0, -0.03], 0.03, 3)), dtype=np.float32)
+    g_tint = np.asarray(
+        draw("glare_tint", lambda r: r.normal([0.03, 0.0, -0.03], 0.03, 3)), dtype=np.float32
+    )
     px, py = xx * pw, yy * ph
     glare = g_strength * np.exp(-0.5 * (((px - g_cx) / g_sx) ** 2 + ((py - g_cy) / g_sy) ** 2))
     add = glare[..., None].astype(np.float32) * (1 + g_tint)
@@ -1143,10 +1242,12 @@ def scene_fields(
     r_strength = draw.uniform("reflection_strength", ranges["reflection_strength"])
     refl = 0.5 + 0.5 * _smooth_noise(rng, (gh, gw), max(gw, gh) / 10)
     n_rect = int(draw("reflection_shapes", lambda r: int(r.integers(1, 4))))
+    shapes = []
     for _ in range(n_rect):  # a few soft shapes: windows (bright), people (dark)
         cx, cy = rng.uniform(0, 1, 2)
         hw, hh = rng.uniform(0.05, 0.25, 2)
         sign = 1.0 if rng.random() < 0.5 else -0.8
+        shapes.append({"centre_frac": [cx, cy], "half_size_frac": [hw, hh], "sign": sign})
         inside = ((np.abs(xx - cx) < hw) & (np.abs(yy - cy) < hh)).astype(np.float32)
         refl = refl + sign * inside
     small = cv2.resize(refl.astype(np.float32), (gw // 8, gh // 8), interpolation=cv2.INTER_AREA)
@@ -1154,8 +1255,9 @@ def scene_fields(
     refl = cv2.resize(small, (gw, gh), interpolation=cv2.INTER_CUBIC)
     refl = np.clip(refl, 0, None)
     refl = refl / max(float(refl.mean()), 1e-6)
+    draw.record("reflection_shape_list", shapes)
     add = add + (r_strength * refl)[..., None] * np.array([1.0, 1.0, 1.05], np.float32)
-    return bg, add.astype(np.float32), bezel_level
+    return bg, add.astype(np.float32), bezel_level, bezel_gloss
 
 
 # --------------------------------------------------------------------------
@@ -1178,7 +1280,8 @@ def _coarse_rows(
     ks = r0 // step
     n = (r1 - r0 + step - 1) // step + 3
     band = field[ks : ks + n]
-    big = cv2.resize(band, (field.shape[1] * step, band.shape[0] * step), interpolation=cv2.INTER_LINEAR)
+    size = (field.shape[1] * step, band.shape[0] * step)
+    big = cv2.resize(band, size, interpolation=cv2.INTER_LINEAR)
     return big[step : step + (r1 - r0), step : step + width]
 
 
@@ -1222,6 +1325,7 @@ def render_photo_radiance(
     background: NDArray[np.float32],
     monitor_add: NDArray[np.float32],
     bezel_level: float,
+    bezel_gloss: float,
     psf: LensPSF,
     step: int,
 ) -> NDArray[np.float32]:
@@ -1289,7 +1393,8 @@ def render_photo_radiance(
         screen_mask = cv2.GaussianBlur(screen_mask, (0, 0), blur)
         monitor_mask = cv2.GaussianBlur(monitor_mask, (0, 0), blur)
     # on the monitor: glare + reflection + bezel replace the background
-    monitor_delta = np.ascontiguousarray(monitor_add + bezel_level - background)
+    monitor_delta = np.ascontiguousarray(bezel_gloss * monitor_add + bezel_level - background)
+    screen_delta = np.ascontiguousarray((1 - bezel_gloss) * monitor_add - bezel_level)
     lin = display.linear
     row_tab = display.row_st
     wscale = _LUT_NW / _LUT_WMAX
@@ -1305,9 +1410,10 @@ def render_photo_radiance(
         ly *= _LUT_NX
         lwx = np.minimum(f[..., 2] * wscale, _LUT_NW)
         lwy = np.minimum(f[..., 3] * wscale, _LUT_NW)
-        s_x = cv2.remap(display.stripe_s, lx, lwx, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        t_x = cv2.remap(display.stripe_t, lx, lwx, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        st_y = cv2.remap(row_tab, ly, lwy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        rep = cv2.BORDER_REPLICATE
+        s_x = cv2.remap(display.stripe_s, lx, lwx, cv2.INTER_LINEAR, borderMode=rep)
+        t_x = cv2.remap(display.stripe_t, lx, lwx, cv2.INTER_LINEAR, borderMode=rep)
+        st_y = cv2.remap(row_tab, ly, lwy, cv2.INTER_LINEAR, borderMode=rep)
         my = fsy + st_y[..., 1]
         sm = screen_mask[r0:r1].astype(np.float32)
         sm *= 1 / 255
@@ -1316,6 +1422,7 @@ def render_photo_radiance(
         s_y = st_y[..., 0] * sm  # screen coverage folded into the row factor
         bg = _coarse_rows(background, step, r0, r1, pw)
         mon = _coarse_rows(monitor_delta, step, r0, r1, pw)
+        scr = _coarse_rows(screen_delta, step, r0, r1, pw)
         for c in range(3):
             mx = fsx + t_x[..., c]
             v = cv2.remap(lin[..., c], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -1324,7 +1431,7 @@ def render_photo_radiance(
             v *= s_y
             v += bg[..., c]
             v += mm * mon[..., c]
-            v -= sm * bezel_level
+            v += sm * scr[..., c]
             out[r0:r1, :, c] = v
     return out
 
@@ -1377,26 +1484,27 @@ def sensor_capture(
         ``H x W`` ``uint16`` Bayer mosaic in [0, 2^bits - 1].
     """
     ph, pw = radiance.shape[:2]
-    cy, cx = (ph - 1) / 2, (pw - 1) / 2
-    rr = 0.5 * math.hypot(pw, ph)
     full = (1 << bits) - 1
-    mosaic = np.empty((ph, pw), np.float32)
-    sites = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2))  # (row, col, filter)
-    m = np.asarray(color_matrix, dtype=np.float32)
-    for r0, c0, ch in sites:
-        sub = radiance[r0::2, c0::2]
-        raw = sub[..., 0] * m[ch, 0] + sub[..., 1] * m[ch, 1] + sub[..., 2] * m[ch, 2]
-        yy = ((np.arange(r0, ph, 2, dtype=np.float32) - cy) / rr) ** 2
-        xx = ((np.arange(c0, pw, 2, dtype=np.float32) - cx) / rr) ** 2
-        raw *= 1 - vignetting * (yy[:, None] + xx[None, :])
-        e = np.maximum(raw * electrons_at_white, 0)
-        noise = rng.standard_normal(e.shape, dtype=np.float32)
-        noise *= np.sqrt(e + read_noise_e**2)
-        e += noise
-        mosaic[r0::2, c0::2] = e * (raw_white * full / electrons_at_white)
-    np.rint(mosaic, out=mosaic)
-    np.clip(mosaic, 0, full, out=mosaic)
-    return mosaic.astype(np.uint16)
+    # photo-electrons for every filter at every pixel, then the RGGB pick
+    m = (np.asarray(color_matrix, dtype=np.float64) * electrons_at_white).astype(np.float32)
+    raw = cv2.transform(radiance, m)
+    e = np.empty((ph, pw), np.float32)
+    for r0, c0, ch in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)):  # (row, col, filter)
+        e[r0::2, c0::2] = raw[r0::2, c0::2, ch]
+    del raw
+    rr = 0.5 * math.hypot(pw, ph)
+    yy = vignetting * ((np.arange(ph, dtype=np.float32) - (ph - 1) / 2) / rr) ** 2
+    xx = vignetting * ((np.arange(pw, dtype=np.float32) - (pw - 1) / 2) / rr) ** 2
+    e *= (1 - yy)[:, None] - xx[None, :]
+    np.maximum(e, 0, out=e)
+    sd = cv2.sqrt(e + np.float32(read_noise_e**2))
+    noise = rng.standard_normal((ph, pw), dtype=np.float32)
+    noise *= sd
+    e += noise
+    e *= np.float32(raw_white * full / electrons_at_white)
+    np.clip(e, 0, full, out=e)
+    np.rint(e, out=e)
+    return e.astype(np.uint16)
 
 
 def demosaic(mosaic: NDArray[np.uint16], method: str = "EA") -> NDArray[np.uint16]:
@@ -1454,7 +1562,8 @@ def isp_process(
       ``output_white`` (slightly above 1 clips the white page).
     * **Tone curve** (stage 7): sRGB OETF then an S-curve blend
       ``y + tone_strength * (smoothstep(y) - y)`` (phones add contrast),
-      applied through a 4096-entry table straight to 8 bits.
+      applied through a table indexed by 14-bit linear light, straight to
+      8 bits.
     * **Denoise** (stage 7): chroma noise reduction (Gaussian blur of Cr/Cb
       with ``chroma_denoise_sigma`` px, as ISPs do strongly) and light luma
       denoising (bilateral, ``d = 5``, range sigma
@@ -1472,15 +1581,18 @@ def isp_process(
     mat = wb @ np.linalg.inv(color_matrix)
     # raw white (1,1,1) display -> raw = M @ 1 ; after inv(M) it is 1 again
     gain = output_white / (raw_white * full)
-    mat = (mat * gain).astype(np.float32)
-    lin = cv2.transform(camera_rgb.astype(np.float32), mat)
-    # tone curve straight to 8 bits through a table indexed by 12-bit linear
-    n = 4096
-    x = np.arange(n) / (n - 1)
+    # Colour matrix, WB and exposure in one affine transform straight to a
+    # 16-bit index of linear light (1.0 -> 16383; OpenCV saturates below 0),
+    # then the tone curve as a 65536-entry table to 8 bits.
+    one = 16383.0
+    affine = np.zeros((3, 4), np.float32)
+    affine[:, :3] = mat * gain * one
+    affine[:, 3] = 0.5  # round to nearest
+    idx = cv2.transform(camera_rgb, affine)
+    x = np.minimum(np.arange(65536) / one, 1.0)
     y = _srgb_oetf(x)
     y = y + tone_strength * (y * y * (3 - 2 * y) - y)
     lut = np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)
-    idx = np.clip(lin * (n - 1) + 0.5, 0, n - 1).astype(np.uint16)
     rgb8 = lut[idx]
     ycc = cv2.cvtColor(rgb8, cv2.COLOR_RGB2YCrCb)
     yl, cr, cb = cv2.split(ycc)
@@ -1490,10 +1602,8 @@ def isp_process(
     if luma_denoise_sigma > 0:
         yl = cv2.bilateralFilter(yl, 5, luma_denoise_sigma, 1.5)
     if sharpen_amount > 0:
-        yf = yl.astype(np.float32)
-        blur = cv2.GaussianBlur(yf, (0, 0), sharpen_sigma)
-        yf = cv2.addWeighted(yf, 1 + sharpen_amount, blur, -sharpen_amount, 0)
-        yl = np.clip(yf + 0.5, 0, 255).astype(np.uint8)
+        blur = cv2.GaussianBlur(yl, (0, 0), sharpen_sigma)
+        yl = cv2.addWeighted(yl, 1 + sharpen_amount, blur, -sharpen_amount, 0)  # saturating
     return cv2.cvtColor(cv2.merge([yl, cr, cb]), cv2.COLOR_YCrCb2RGB)
 
 
@@ -1533,47 +1643,68 @@ def phone_photo_leak(
        JPEG (4:2:0). At ``"hard"`` the photo then goes through a messenger:
        longest side 1600 px (area), JPEG 70.
 
-    Parameter ranges (uniform unless noted; ``[a, b]`` both levels when
-    only one range is given):
+    Parameter ranges (uniform unless noted; "same" = as standard):
 
-    ============================  ==================  ==================
-    parameter                     standard            hard
-    ============================  ==================  ==================
-    orientation                   landscape/portrait  same (50/50)
-    photo_size                    4000x3000 (or 3000x4000 portrait)
-    focal_mm_equiv                [24, 28] (f = mm/43.27 * photo diag)
-    off_axis_deg                  [0, 30]             [0, 45]
-    off_axis_azimuth_deg          [0, 360): yaw = a cos(az), pitch = a sin(az)
-    roll_deg                      [-6, 6]             [-12, 12]
-    coverage (screen bbox/width)  [0.50, 0.80]        [0.35, 0.50]
-    position_x, position_y        [-1, 1] of the free room
-    bezel_frac (of screen width)  [0.012, 0.03]; bottom x [1, 2.5]
-    display_gamma                 [2.1, 2.4]
-    display_black                 [0.0005, 0.003]
-    fill_x, fill_y                [0.65, 0.85], [0.75, 0.92]
-    subpixel_order                RGB 85% / BGR 15%
-    background_level              [0.10, 0.35]        [0.05, 0.40]
-    glare_strength                [0, 0.25]           [0.1, 0.5]
-    reflection_strength           [0.005, 0.03]       [0.01, 0.06]
-    lens_k1                       [-0.03, 0.03]       [-0.05, 0.05]
-    optics_sigma_px               [0.3, 0.45]
-    defocus_radius_px             [0, 1.2]            [0.5, 2.5]
-    motion_length_px              [0, 2]              [0, 5]
-    vignetting                    [0, 0.25]           [0.1, 0.4]
-    electrons_at_white (log-u.)   [1500, 5000]        [300, 1500]
-    read_noise_e                  [1.5, 3]            [2, 5]
-    crosstalk                     [0.05, 0.2]
-    wb_error_r, wb_error_b        1 +- 0.04           1 +- 0.08
-    raw_white                     [0.55, 0.8]
-    output_white                  [0.85, 1.0]         [0.75, 1.05]
-    tone_strength                 [0.1, 0.4]
-    luma_denoise_sigma            [3, 7]              [6, 12]
-    chroma_denoise_sigma          [1, 2.5]            [2, 4]
-    sharpen_amount, sharpen_sigma [0.3, 0.9], [0.8, 1.5]
-    demosaic                      "EA"
-    jpeg_quality (integer)        [85, 92]            [85, 92]
-    messenger                     no                  1600 px area, JPEG 70
-    ============================  ==================  ==================
+    ============================  =============================  ==================
+    parameter                     standard                       hard
+    ============================  =============================  ==================
+    orientation                   landscape / portrait (50/50)   same
+    photo_size                    4000x3000 (3000x4000 portrait) same
+    focal_mm_equiv                [24, 28], f = mm/43.27 * diag  same
+    off_axis_deg                  [0, 30]                        [0, 45]
+    off_axis_azimuth_deg          [0, 360); yaw = a cos(az),     same
+                                  pitch = a sin(az)
+    roll_deg                      [-6, 6]                        [-12, 12]
+    coverage (screen bbox/width)  [0.50, 0.80]                   [0.35, 0.50]
+    position_x, position_y        [-0.6, 0.6] of the free room   same
+    bezel_frac (of screen width)  [0.012, 0.03]                  same
+    bezel_bottom_factor           [1, 2.5]                       same
+    bezel_level                   [0.01, 0.04]                   same
+    bezel_gloss                   [0.15, 0.6]                    same
+    stand (p), stand_width_frac   0.8, [0.06, 0.15]              same
+    display_gamma                 [2.1, 2.4]                     same
+    display_black                 [0.0005, 0.003]                same
+    fill_x, fill_y                [0.65, 0.85], [0.75, 0.92]     same
+    subpixel_order                RGB 85% / BGR 15%              same
+    background_level              [0.10, 0.35]                   [0.05, 0.40]
+    background_gradient           [0.2, 0.7], any direction      same
+    background_blotch             [0.05, 0.2]                    same
+    background_objects            0-4 rectangles                 same
+    desk (p), desk_level          0.6, [0.3, 0.9]                same
+    glare_strength                [0, 0.25]                      [0.1, 0.5]
+    glare_sigma_x, glare_sigma_y  [0.05, 0.2] x photo diagonal   same
+    reflection_strength           [0.005, 0.03]                  [0.01, 0.06]
+    lens_k1                       [-0.015, 0.015]                [-0.03, 0.03]
+    optics_sigma_px               [0.2, 0.4]                     same
+    defocus_radius_px             [0, 1]                         [0.5, 2.5]
+    motion_length_px              [0, 2]                         [0, 5]
+    motion_angle_deg              [0, 180)                       same
+    vignetting                    [0, 0.2]                       [0.1, 0.4]
+    crosstalk                     [0.05, 0.2]                    same
+    channel_sensitivity R, B      [0.5, 0.7], [0.45, 0.65]       same
+    electrons_at_white (log-u.)   [1500, 5000]                   [300, 1500]
+    read_noise_e                  [1.5, 3]                       [2, 5]
+    raw_white                     [0.55, 0.8]                    same
+    demosaic                      "EA"                           same
+    wb_error_r, wb_error_b        [0.96, 1.04]                   [0.92, 1.08]
+    output_white                  [0.75, 0.95]                   [0.7, 1.05]
+    tone_strength                 [0.1, 0.4]                     same
+    luma_denoise_sigma            [3, 7]                         [6, 12]
+    chroma_denoise_sigma          [1, 2.5]                       [2, 4]
+    sharpen_amount                [0.3, 0.9]                     same
+    sharpen_sigma                 [0.8, 1.5]                     same
+    jpeg_quality (integer)        [85, 92]                       same
+    messenger                     False                          True: 1600 px
+                                                                 area, JPEG 70
+    ============================  =============================  ==================
+
+    Derived values are recorded too (``focal_px``, ``distance_px``,
+    ``coverage_achieved``, ``screen_quad`` (pinhole, before resizing),
+    ``screen_quad_leaked`` (the screen's outer corners in the leaked image,
+    distortion and resize included), ``screen_px_per_photo_px``,
+    ``psf_sigma_equiv_px``, ``color_matrix``, ``camera_homography``,
+    ``resize_homography``, byte counts, the object lists) but cannot be
+    overridden.
 
     Parameters
     ----------
@@ -1609,9 +1740,10 @@ def phone_photo_leak(
 
     Notes
     -----
-    Cost: about 2-3 s and under 1.5 GB for a 12 MP photo of a 1920x1080
+    Cost: about 2-2.5 s and 0.6 GB peak for a 12 MP photo of a 1920x1080
     screen on two cores (the rendering is one sample per photo pixel with
-    analytic area integration; see :func:`render_photo_radiance`).
+    analytic area integration instead of supersampling; see
+    :func:`render_photo_radiance`).
     Not modelled: rolling-shutter banding from PWM backlights, LCD
     viewing-angle colour shift, lateral chromatic aberration, HDR
     multi-frame merging, EXIF orientation.
@@ -1630,8 +1762,8 @@ def phone_photo_leak(
     rg = _PHONE_RANGES[level]
     draw = _Draw(rng, overrides)
     sh, sw = image.shape[:2]
-    draw("level", level)
-    draw("screen_size", [sw, sh])
+    draw.record("level", level)
+    draw.record("screen_size", [sw, sh])
 
     # ---- stage 3 parameters: pose
     orientation = draw("orientation", lambda r: "portrait" if r.random() < 0.5 else "landscape")
@@ -1642,16 +1774,17 @@ def phone_photo_leak(
     if pw < 64 or ph < 64:
         raise ValueError(f"photo_size must be at least 64x64, got {(pw, ph)}")
     photo_size = (pw, ph)
+    draw.record("orientation", "portrait" if ph > pw else "landscape")
     focal_mm = draw.uniform("focal_mm_equiv", (24.0, 28.0))
     focal_px = focal_mm / 43.27 * math.hypot(pw, ph)
-    draw("focal_px", focal_px)
+    draw.record("focal_px", focal_px)
     off_axis = draw.uniform("off_axis_deg", (0.0, rg["off_axis_max_deg"]))
     azimuth = draw.uniform("off_axis_azimuth_deg", (0.0, 360.0))
     yaw = float(draw("yaw_deg", off_axis * math.cos(math.radians(azimuth))))
     pitch = float(draw("pitch_deg", off_axis * math.sin(math.radians(azimuth))))
     roll = draw.uniform("roll_deg", rg["roll_deg"])
     coverage = draw.uniform("coverage", rg["coverage"])
-    pos = (draw.uniform("position_x", (-1.0, 1.0)), draw.uniform("position_y", (-1.0, 1.0)))
+    pos = (draw.uniform("position_x", (-0.6, 0.6)), draw.uniform("position_y", (-0.6, 0.6)))
     hom, pose_info = camera_pose_homography(
         (sw, sh), photo_size, focal_px=focal_px, yaw_deg=yaw, pitch_deg=pitch,
         roll_deg=roll, coverage=coverage, position=pos,
@@ -1665,12 +1798,12 @@ def phone_photo_leak(
     # ---- stage 4 parameters: lens
     k1 = draw.uniform("lens_k1", rg["lens_k1"])
     psf = LensPSF(
-        optics_sigma_px=draw.uniform("optics_sigma_px", (0.3, 0.45)),
+        optics_sigma_px=draw.uniform("optics_sigma_px", (0.2, 0.4)),
         defocus_radius_px=draw.uniform("defocus_radius_px", rg["defocus_radius_px"]),
         motion_length_px=draw.uniform("motion_length_px", rg["motion_length_px"]),
         motion_angle_deg=draw.uniform("motion_angle_deg", (0.0, 180.0)),
     )
-    draw("psf_sigma_equiv_px", psf.sigma_equiv)
+    draw.record("psf_sigma_equiv_px", psf.sigma_equiv)
 
     # ---- stage 1: display
     step = 4
@@ -1679,7 +1812,7 @@ def phone_photo_leak(
     eps = 0.5  # Jacobian d(screen)/d(photo) at the screen centre
     jp = _apply_h(np.linalg.inv(hom), centre + np.array([[0, 0], [eps, 0], [0, eps]]))
     jacobian = np.column_stack([(jp[1] - jp[0]) / eps, (jp[2] - jp[0]) / eps])
-    draw("screen_px_per_photo_px", [float(np.hypot(*jacobian[0])), float(np.hypot(*jacobian[1]))])
+    draw.record("screen_px_per_photo_px", [np.hypot(*jacobian[0]), np.hypot(*jacobian[1])])
     display = display_model(
         image,
         gamma=draw.uniform("display_gamma", (2.1, 2.4)),
@@ -1692,21 +1825,26 @@ def phone_photo_leak(
     )
 
     # ---- stage 2: scene
-    background, monitor_add, bezel_level = scene_fields(rng, draw, rg, photo_size, quad, step)
+    background, monitor_add, bezel_level, bezel_gloss = scene_fields(
+        rng, draw, rg, photo_size, quad, (sw, sh), bezel_rect,
+        lambda pts: distort_photo_points(_apply_h(hom, pts), k1, photo_size), step,
+    )
 
     # ---- render (stages 1-4: display, scene, pose, distortion, blur)
     radiance = render_photo_radiance(
         display, hom, k1, photo_size, (sw, sh), bezel_rect, background, monitor_add,
-        bezel_level, psf, step,
+        bezel_level, bezel_gloss, psf, step,
     )
     del background, monitor_add, display
 
     # ---- stage 5: sensor
     crosstalk = draw.uniform("crosstalk", (0.05, 0.2))
-    sens = np.array(draw("channel_sensitivity", lambda r: [r.uniform(0.5, 0.7), 1.0, r.uniform(0.45, 0.65)]))
+    sens = np.array(
+        draw("channel_sensitivity", lambda r: [r.uniform(0.5, 0.7), 1.0, r.uniform(0.45, 0.65)])
+    )
     mix = np.full((3, 3), crosstalk / 2) + np.eye(3) * (1 - 1.5 * crosstalk)
     color_matrix = sens[:, None] * mix
-    draw.params["color_matrix"] = color_matrix.tolist()
+    draw.record("color_matrix", color_matrix)
     raw_white = draw.uniform("raw_white", (0.55, 0.8))
     bits = 12
     mosaic = sensor_capture(
@@ -1729,7 +1867,10 @@ def phone_photo_leak(
         bits=bits,
         raw_white=raw_white,
         color_matrix=color_matrix,
-        wb_error=(draw.uniform("wb_error_r", (1 - e, 1 + e)), draw.uniform("wb_error_b", (1 - e, 1 + e))),
+        wb_error=(
+            draw.uniform("wb_error_r", (1 - e, 1 + e)),
+            draw.uniform("wb_error_b", (1 - e, 1 + e)),
+        ),
         output_white=draw.uniform("output_white", rg["output_white"]),
         tone_strength=draw.uniform("tone_strength", (0.1, 0.4)),
         luma_denoise_sigma=draw.uniform("luma_denoise_sigma", rg["luma_denoise_sigma"]),
@@ -1741,18 +1882,23 @@ def phone_photo_leak(
     lo_q, hi_q = rg["jpeg_quality"]
     quality = int(draw("jpeg_quality", lambda r: int(r.integers(lo_q, hi_q + 1))))
     photo, nbytes = _encode_jpeg(photo, quality, "420")
-    draw.params["jpeg_bytes"] = nbytes
+    draw.record("jpeg_bytes", nbytes)
 
     resize_h = np.eye(3)
     if bool(draw("messenger", rg["messenger"])):
         mp: dict = {}
-        photo, resize_h = _messenger(photo, mp, longest=_MESSENGER_LONGEST, quality=_MESSENGER_QUALITY)
+        photo, resize_h = _messenger(
+            photo, mp, longest=_MESSENGER_LONGEST, quality=_MESSENGER_QUALITY
+        )
         draw.params.update(_plain(mp))
     draw.check_unused()
     final_h = resize_h @ hom
-    draw.params["camera_homography"] = hom.tolist()
-    draw.params["resize_homography"] = resize_h.tolist()
-    draw.params["output_size"] = [photo.shape[1], photo.shape[0]]
+    draw.record("camera_homography", hom)
+    draw.record("resize_homography", resize_h)
+    draw.record("output_size", [photo.shape[1], photo.shape[0]])
+    corners = np.array([[-0.5, -0.5], [sw - 0.5, -0.5], [sw - 0.5, sh - 0.5], [-0.5, sh - 0.5]])
+    leaked_quad = _apply_h(resize_h, distort_photo_points(_apply_h(hom, corners), k1, photo_size))
+    draw.record("screen_quad_leaked", leaked_quad)  # outer corners in the leaked image
     return Leak(
         image=np.ascontiguousarray(photo),
         homography=final_h / final_h[2, 2],
@@ -1835,7 +1981,8 @@ def contact_sheet(leaks: Sequence[Leak], path: str | Path, *, thumb: int = 480) 
     label_h = max(16, thumb // 20)
     pad = 6
     font = ImageFont.load_default(size=max(10, label_h - 4))
-    sheet = Image.new("RGB", (cols * (thumb + pad) + pad, rows * (thumb + label_h + pad) + pad), (40, 40, 40))
+    size = (cols * (thumb + pad) + pad, rows * (thumb + label_h + pad) + pad)
+    sheet = Image.new("RGB", size, (40, 40, 40))
     drawer = ImageDraw.Draw(sheet)
     for i, leak in enumerate(leaks):
         r, c = divmod(i, cols)

@@ -74,10 +74,11 @@ DEFAULT_TIMEOUT_S = 10.0
 SCHEMA_VERSION = 1
 _TABLE = "leaktrace_views"
 _MAX_TEXT = 512
-_COLUMNS = (
-    "view_id, view_uid, viewer_id, display_name, record_id, workstation, client_address, "
-    "viewed_at, minute, key_fingerprint, action"
+_INSERT_COLUMNS = (
+    "view_uid, viewer_id, display_name, record_id, workstation, client_address, viewed_at, minute, "
+    "key_fingerprint, action"
 )
+_COLUMNS = f"view_id, {_INSERT_COLUMNS}"
 _PG_SCHEMA_LOCK = 7411062520170001  # pg_advisory_xact_lock id serialising schema creation
 
 
@@ -654,7 +655,7 @@ class _SQLiteLedger(Ledger):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 cur = self._conn.execute(
-                    f"INSERT INTO {_TABLE} ({_COLUMNS.split(', ', 1)[1]}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+                    f"INSERT INTO {_TABLE} ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
                 )
                 view_id = int(cur.lastrowid or 0)
                 self._conn.execute("COMMIT")
@@ -763,6 +764,12 @@ class _PostgresLedger(Ledger):
         if self.read_only:
             options += " -c default_transaction_read_only=on"
         try:
+            given = psycopg.conninfo.conninfo_to_dict(self._url).get("options")
+        except psycopg.Error as exc:
+            raise LedgerError(f"invalid PostgreSQL ledger URL {self.url}: {_pg_message(exc)}") from exc
+        if given:  # keep the URL's own options (search_path, ...) and add ours
+            options = f"{given} {options}"
+        try:
             self._conn = psycopg.connect(
                 self._url, autocommit=True, connect_timeout=max(1, round(self.timeout_s)),
                 application_name="leaktrace-ledger", options=options,
@@ -785,7 +792,7 @@ class _PostgresLedger(Ledger):
             row["client_address"], row["viewed_at"], row["minute"], row["key_fingerprint"], row["action"],
         )
         insert = (
-            f"INSERT INTO {_TABLE} ({_COLUMNS.split(', ', 1)[1]}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            f"INSERT INTO {_TABLE} ({_INSERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (view_uid) DO NOTHING RETURNING view_id"
         )
         for attempt in (1, 2):
@@ -936,8 +943,8 @@ def format_ledger_join(lookup_result: LedgerLookup) -> str:
     else:
         names = ", ".join(sorted({v.display_name for v in r.matches}))
         lines += [
-            f"ledger {r.ledger}: {len(r.matches)} recorded views by viewer {r.viewer_id} at {minute}"
-            " (the mark is per minute: the leaked content tells which)",
+            (f"ledger {r.ledger}: {len(r.matches)} recorded views by viewer {r.viewer_id} at {minute}"
+             " (the mark is per minute: the leaked content tells which)"),
             f"  who:          {names} (viewer {r.viewer_id})",
         ]
         for i, v in enumerate(r.matches, 1):

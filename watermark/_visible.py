@@ -328,7 +328,7 @@ def visible_mark_svg(
     True
     """
     style = _style(text, opacity, angle, font_size, color, spacing)
-    block_w, block_h, period_u, period_v = _periods(style)
+    _, block_h, period_u, period_v = _periods(style)
     widths = [wd * _TEXT_WIDTH_MARGIN for wd in _line_widths(style.lines, style.font_size)]
     pitch = _LINE_HEIGHT * style.font_size
 

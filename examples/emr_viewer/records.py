@@ -1,0 +1,142 @@
+"""Invented staff and patients for the example EMR viewer.
+
+Nothing here is real: names are combined at random from invented parts
+(the same generator as ``benchmarks.screens``, so an exported record image
+shows the same patient as its HTML page), values are drawn to look
+clinically plausible, and every employee's demo password is ``demo``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from benchmarks.screens import _BASE_TIME, _DRUGS, _LABS, _PROBLEMS, _ROS, _lab_value, _patient, _vitals
+
+__all__ = ["DEMO_PASSWORD", "EMPLOYEES", "Employee", "Patient", "patients", "patient_by_mrn"]
+
+DEMO_PASSWORD = "demo"
+
+
+@dataclass(frozen=True)
+class Employee:
+    """A viewer account: what the watermark and the ledger name."""
+
+    username: str
+    viewer_id: int
+    display_name: str
+    role: str
+
+
+EMPLOYEES: dict[str, Employee] = {
+    e.username: e
+    for e in (
+        Employee("aquist", 4821, "Dr. Anselm Quist", "Attending physician, Cardiology"),
+        Employee("mokafor", 5170, "Maren Okafor, RN", "Registered nurse, 4B Medicine"),
+        Employee("tbrandvold", 6032, "Teodor Brandvold", "Patient registration"),
+        Employee("lhaverkamp", 7315, "Dr. Liesl Haverkamp", "Resident, Internal Medicine"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Patient:
+    """One invented patient and the content of their record page."""
+
+    seed: int
+    mrn: str
+    name: str
+    age: int
+    sex: str
+    dob: str
+    unit: str
+    room: str
+    attending: str
+    admitted: datetime
+    complaint: str
+    icd: str
+    code_status: str
+    allergies: tuple[str, ...]
+    restricted: bool = False
+    problems: tuple[tuple[str, str], ...] = ()
+    medications: tuple[tuple[str, ...], ...] = ()
+    vitals: tuple[tuple[str, ...], ...] = ()
+    labs: tuple[tuple[str, ...], ...] = ()
+    note: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def record_id(self) -> str:
+        """The ledger's record ID for this patient's chart."""
+        return f"MRN {self.mrn}"
+
+
+def _shift() -> timedelta:
+    """Whole days that move the invented admission dates next to today."""
+    return timedelta(days=(date.today() - _BASE_TIME.date()).days)
+
+
+def _build(seed: int, *, restricted: bool = False) -> Patient:
+    pat = _patient(seed)
+    rng = np.random.default_rng([seed, 2026])
+    shift = _shift()
+    now = _BASE_TIME + shift
+    admitted = pat["admit"] + shift
+    problems = tuple(_PROBLEMS[i] for i in rng.choice(len(_PROBLEMS), size=5, replace=False))
+    meds = []
+    for i in rng.choice(len(_DRUGS), size=9, replace=False):
+        name, dose, route, freq = _DRUGS[i]
+        start = admitted + timedelta(hours=int(rng.integers(0, 30)))
+        status = "On hold" if rng.random() < 0.15 else "Active"
+        meds.append((name, dose, route, freq, f"{start:%m/%d %H:%M}", status))
+    v = _vitals(rng, 8)
+    vitals = tuple(
+        (
+            f"{now - timedelta(hours=int(v['time'][i])):%m/%d %H:%M}",
+            f"{v['temp'][i]:.1f}", f"{v['hr'][i]:.0f}", f"{v['sbp'][i]:.0f}/{v['dbp'][i]:.0f}",
+            f"{v['rr'][i]:.0f}", f"{v['spo2'][i]:.0f}", str(v["pain"][i]),
+        )
+        for i in range(len(v["time"]))
+    )
+    labs = []
+    for lab in _LABS[:14]:
+        value, flag = _lab_value(rng, lab)
+        labs.append((lab[0], value, flag, lab[1], f"{lab[2]:g} - {lab[3]:g}"))
+    name = pat["name"].title()
+    note = (
+        ("Subjective", f"{name} is a {pat['age']}-year-old {pat['sexw']} admitted on {admitted:%m/%d/%Y} with "
+         f"{pat['cc']}. Overnight reports improved breathing and a mild dry cough; denies chest pain, "
+         "palpitations or dyspnea at rest. Tolerating a regular diet with fair appetite and ambulated in "
+         "the hallway twice with physical therapy."),
+        ("Objective", f"Vitals: T {v['temp'][0]:.1f} °C, HR {v['hr'][0]:.0f}, BP {v['sbp'][0]:.0f}/"
+         f"{v['dbp'][0]:.0f}, RR {v['rr'][0]:.0f}, SpO2 {v['spo2'][0]:.0f}% on 2 L nasal cannula. General: "
+         "alert and oriented, in no acute distress. Lungs with scattered bibasilar crackles, no wheeze. "
+         "Cardiac: regular rate and rhythm, no murmur. Extremities: trace bilateral ankle edema."),
+        ("Review of Systems", _ROS),
+        ("Assessment", f"{pat['Cc']}, clinically improving on current therapy. Acute kidney injury, likely "
+         "prerenal in the setting of poor oral intake, trending toward baseline. Hypertension, controlled."),
+        ("Plan", "Continue current antibiotics; transition to oral therapy once afebrile for 24 hours. Repeat "
+         "basic metabolic panel in the morning, encourage oral fluids. Subcutaneous heparin for VTE "
+         "prophylaxis. Physical therapy and case management consulted for discharge planning. "
+         f"Code status reviewed with the patient: {pat['code']}."),
+    )
+    return Patient(
+        seed=seed, mrn=pat["mrn"], name=pat["name"], age=pat["age"], sex=pat["sex"], dob=pat["dob"],
+        unit=pat["unit"], room=pat["room"], attending=pat["attending"], admitted=admitted,
+        complaint=pat["cc"], icd=pat["icd"], code_status=pat["code"], allergies=tuple(pat["allergies"]),
+        restricted=restricted, problems=problems, medications=tuple(meds), vitals=vitals, labs=tuple(labs),
+        note=note,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def patients() -> tuple[Patient, ...]:
+    """The census: ten invented inpatients; the third is a restricted (VIP) record."""
+    return tuple(_build(seed, restricted=(seed == 3)) for seed in range(1, 11))
+
+
+def patient_by_mrn(mrn: str) -> Patient | None:
+    """The patient with this MRN, or None."""
+    return next((p for p in patients() if p.mrn == mrn), None)
