@@ -1128,6 +1128,26 @@ def scene_fields(
       silhouettes / bright rectangles) scaled to ``reflection_strength``,
       added on the monitor only.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of textures and object placement.
+    draw : _Draw
+        Records (and lets callers override) the named parameters.
+    ranges : mapping
+        The level's ranges (``background_level``, ``glare_strength``,
+        ``reflection_strength``).
+    photo_size, screen_size : (width, height)
+        Sizes in pixels.
+    screen_quad : ndarray
+        Projected screen corners (photo pixels), to place glare and desk.
+    bezel : (x0, y0, x1, y1)
+        Outer monitor rectangle in screen coordinates (for the stand).
+    to_photo : callable
+        Screen-plane coordinates -> photo coordinates (pose + distortion).
+    step : int
+        Coarse grid step in photo pixels.
+
     Returns
     -------
     background : ndarray
@@ -1354,6 +1374,27 @@ def render_photo_radiance(
       with anti-aliased screen/monitor outlines (``cv2.fillPoly`` at 1/16
       px, then blurred by a Gaussian of the PSF's standard deviation).
 
+    Parameters
+    ----------
+    display : _Display
+        From :func:`display_model`.
+    hom : ndarray
+        Pose homography, screen -> ideal photo coordinates.
+    k1 : float
+        Radial distortion (:func:`undistort_photo_points`).
+    photo_size, screen_size : (width, height)
+        Sizes in pixels.
+    bezel : (x0, y0, x1, y1)
+        Outer monitor rectangle in screen coordinates.
+    background, monitor_add : ndarray
+        Coarse fields from :func:`scene_fields`.
+    bezel_level, bezel_gloss : float
+        From :func:`scene_fields`.
+    psf : LensPSF
+        Used for the outlines (the rest is in ``display``).
+    step : int
+        Coarse grid step in photo pixels.
+
     Approximations (the price of one sample per photo pixel instead of
     supersampling): the product of content and sub-pixel response is
     filtered factor by factor; the OTF direction of each axis is the one
@@ -1476,7 +1517,27 @@ def sensor_capture(
       plus Gaussian read noise ``read_noise_e``.
     * **ADC**: screen white at ``raw_white`` of full scale (highlight
       headroom), quantised to ``bits`` bits and clipped (glare can
-      saturate).
+      saturate). No black-level pedestal: negative read noise clips at 0
+      (a slight bias in the deepest shadows).
+
+    Parameters
+    ----------
+    radiance : ndarray
+        ``H x W x 3`` ``float32`` relative radiance (screen white ~ 1).
+    rng : numpy.random.Generator
+        Source of the noise.
+    color_matrix : ndarray
+        ``3x3`` display RGB -> raw filter response.
+    vignetting : float
+        Corner falloff fraction.
+    electrons_at_white : float
+        Photo-electrons of a green photosite at screen white.
+    read_noise_e : float
+        Read noise, electrons RMS.
+    raw_white : float
+        Fraction of the ADC range at screen white.
+    bits : int
+        ADC depth.
 
     Returns
     -------
@@ -1570,6 +1631,26 @@ def isp_process(
       ``luma_denoise_sigma`` levels).
     * **Sharpening** (stage 7): unsharp mask on luma,
       ``Y + amount * (Y - G_sigma * Y)``.
+
+    Parameters
+    ----------
+    camera_rgb : ndarray
+        Demosaiced ``H x W x 3`` ``uint16`` camera RGB.
+    bits, raw_white : int, float
+        ADC depth and the raw level of the screen white (as in
+        :func:`sensor_capture`).
+    color_matrix : ndarray
+        The sensor's ``3x3`` matrix, inverted by the ISP.
+    wb_error : (float, float)
+        R and B white-balance gain errors (1 = perfect).
+    output_white : float
+        Linear level the screen white is mapped to before the tone curve.
+    tone_strength : float
+        S-curve blend in [0, 1].
+    luma_denoise_sigma, chroma_denoise_sigma : float
+        Bilateral range sigma (8-bit levels), chroma Gaussian sigma (px).
+    sharpen_amount, sharpen_sigma : float
+        Unsharp-mask gain and radius (px).
 
     Returns
     -------
