@@ -264,12 +264,13 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
 
     Notes
     -----
-    Geometry hypotheses, in order, until one decodes: (1) the input as it is
-    (a screenshot at original scale); (2) when a screen quadrilateral is
-    found (a photo with the bezel visible), its rectification, refined by
-    the tile lattice measured on the rectified screen; (3) the tile lattice
-    of the whole input (a rescaled or rotated screenshot, a photo whose
-    border is cut off). Each geometry is resampled to screen pixels, content
+    Geometry hypotheses, in order, until one decodes: (1) when a screen
+    quadrilateral is found (a photo with the bezel visible), its
+    rectification, with the scale per axis from the carrier's spectral comb;
+    (2) the input as it is (a screenshot at original scale, any crop);
+    (3) when the content's straight lines show perspective (a photo whose
+    border is cut off), their vanishing points' rectification and the comb;
+    (4) the whole input at the comb's scale (a rescaled screenshot). Each geometry is resampled to screen pixels, content
     suppressed and folded; the folded tile is tried in the eight quarter-turn
     and mirror orientations; the strongest phase peaks over all of these are
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
@@ -362,18 +363,21 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         as_is = _Geometry("as-is", np.eye(3), 1.0, None, False, np.minimum(box, [w_img, h_img]))
     else:
         as_is = _Geometry("as-is", None, 1.0, None, False)
-    done = attempt(as_is)
+    # A visible bezel means a photo: its quadrilateral goes first. Otherwise
+    # (or if it does not decode) the input as it is: a screenshot.
+    t = time.perf_counter()
+    quad = find_screen_quad(rgb)
+    timings["quad_s"] = time.perf_counter() - t
+    done = False
+    if quad is not None:
+        rect, rect_hom, shrink = _rectify_quad(y, quad)
+        base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
+        for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
+            if attempt(geometry, refine=True):
+                done = True
+                break
     if not done:
-        t = time.perf_counter()
-        quad = find_screen_quad(rgb)
-        timings["quad_s"] = time.perf_counter() - t
-        if quad is not None:
-            rect, rect_hom, shrink = _rectify_quad(y, quad)
-            base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
-            for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
-                if attempt(geometry, refine=True):
-                    done = True
-                    break
+        done = attempt(as_is)
     if not done:
         t = time.perf_counter()
         lines_hom = rectify_from_lines(rgb)
