@@ -655,6 +655,7 @@ class Plan:
     fp_samples: int
     peers: bool
     workers: int
+    peers_on_sweeps: bool = True
     mode: str = "full"
     imperceptibility_screens: int = 9
     imperceptibility_natural: int = 4
@@ -679,7 +680,10 @@ def build_tasks(plan: Plan) -> list[Task]:
         for i, content in enumerate(_samples_for(cond, plan)):
             tasks.append(Task(
                 condition=cond, sample=i, content=content,
-                peers=plan.peers and cond.strength == 1.0 and i < plan.peer_samples,
+                # Peers on the first samples, and on every natural image (small, cheap, their home ground).
+                peers=(plan.peers and cond.strength == 1.0
+                       and (i < plan.peer_samples or content.startswith("natural:"))
+                       and (plan.peers_on_sweeps or not cond.overrides)),
                 keep_leak=(cond.name in CONTACT_SHEET_CONDITIONS and i == 0)
                 or (cond.name in ("phone-standard", "phone-hard") and i == 1),
             ))
@@ -812,8 +816,6 @@ def summarize(records: Sequence[dict[str, Any]], conditions: Sequence[Condition]
             "errors": sum(("error" in r["trace"]) + ("error" in r["oracle"]) for r in recs),
             "oracle_refused": sum("refused" in r["oracle"] for r in recs),
             "trace_seconds_median": _median(r["trace"]["seconds"] for r in recs),
-            "natural_n": sum(r["content"].startswith("natural:") for r in recs),
-            "natural_trace_exact": sum(r["trace"]["exact"] for r in recs if r["content"].startswith("natural:")),
             "peers": {},
         }
         s["oracle_exact_rate"] = s["oracle_exact"] / n
@@ -987,79 +989,125 @@ def timing_table(records: Sequence[dict[str, Any]], peer_names: Sequence[str]) -
 _PEER_COLORS = {"dwtDct": "tab:orange", "dwtDctSvd": "tab:green", "blind": "tab:red"}
 
 
-def plot_sweep(sweep: str, summary: dict[str, Any], imp: dict[str, Any], peer_names: Sequence[str], path: Path) -> bool:
-    """Recovery (and channel BER) against the swept value; ours against the peers. False when < 2 points."""
+def sweep_summaries(records: Sequence[dict[str, Any]], sweep: str, peer_names: Sequence[str],
+                    threshold: float) -> list[tuple[float, dict[str, Any]]]:
+    """Per point of a sweep, a summary over the EMR samples that every point has.
+
+    Sweep points share leak seeds sample by sample, so restricting all points
+    to the same sample indices compares like with like (the strength-1 point
+    is the phone-standard condition, which may have more samples).
+
+    Returns
+    -------
+    list of (x, summary)
+        Empty when fewer than two points were run.
+    """
+    _, points = SWEEPS[sweep]
+    emr = [r for r in records if r["content"].startswith("emr:")]
+    counts = {name: len({r["sample"] for r in emr if r["condition"] == name}) for _, name in points}
+    present = [(x, name) for x, name in points if counts[name]]
+    if len(present) < 2:
+        return []
+    n = min(counts[name] for _, name in present)
+    conds = {c.name: c for c in all_conditions()}
+    summary = summarize([r for r in emr if r["sample"] < n], [conds[name] for _, name in present], peer_names, threshold)
+    return [(x, summary[name]) for x, name in present]
+
+
+def _legend(ax: Any) -> None:
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+
+
+def plot_sweep(sweep: str, pts: Sequence[tuple[float, dict[str, Any]]], imp: dict[str, Any],
+               peer_names: Sequence[str], path: Path) -> None:
+    """Recovery and bit error rate against the swept value, ours against the peers (matplotlib, Agg).
+
+    Parameters
+    ----------
+    sweep : str
+        A key of :data:`SWEEPS`.
+    pts : sequence of (x, summary)
+        From :func:`sweep_summaries`.
+    imp : dict
+        From :func:`imperceptibility`; gives the PSNR axis of the strength plot.
+    peer_names : sequence of str
+    path : Path
+        PNG written.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    label, points = SWEEPS[sweep]
-    pts = [(x, summary[name]) for x, name in points if name in summary]
-    if len(pts) < 2:
-        return False
+    label = SWEEPS[sweep][0]
     xs = np.array([x for x, _ in pts], dtype=float)
+    n = min(s["n"] for _, s in pts)
     ncols = 3 if sweep == "strength" else 2
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.2))
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 5.4))
     ax, ax_ber = axes[0], axes[1]
     rate = np.array([s["trace_exact_rate"] for _, s in pts])
     ci = np.array([s["trace_exact_ci95"] for _, s in pts])
+    oracle = [s["oracle_exact_rate"] for _, s in pts]
     ax.errorbar(xs, rate, yerr=[rate - ci[:, 0], ci[:, 1] - rate], fmt="o-", color="tab:blue", capsize=3,
-                label="leaktrace, traced (95% CI)")
-    ax.plot(xs, [s["oracle_exact_rate"] for _, s in pts], "s--", color="tab:blue", alpha=0.6, label="leaktrace, oracle geometry")
+                label=f"leaktrace, traced (n={n}, 95% CI)")
+    ax.plot(xs, oracle, "s--", color="tab:blue", alpha=0.6, label=f"leaktrace, oracle geometry (n={n})")
     ax_ber.plot(xs, [np.nan if s["oracle_ber_mean"] is None else s["oracle_ber_mean"] for _, s in pts], "o-",
-                color="tab:blue", label="leaktrace channel bits (oracle)")
+                color="tab:blue", label="leaktrace, 284 channel bits (oracle)")
     for name in peer_names:
         c = _PEER_COLORS.get(name, "gray")
         have = [(x, s["peers"][name]) for x, s in pts if name in s["peers"]]
-        if sweep == "strength":  # peers have one strength: their phone-standard result as a level
-            ref = summary.get("phone-standard", {}).get("peers", {}).get(name)
-            if ref:
-                ax.axhline(ref["oracle_exact"] / ref["n"], color=c, ls=":", label=f"{name}, oracle (own strength)")
-                ax.axhline(ref["raw_exact"] / ref["n"], color=c, ls="-", alpha=0.3, label=f"{name}, raw")
-            continue
         if not have:
             continue
+        m = min(p["n"] for _, p in have)
+        if sweep == "strength":  # one strength of their own: their strength-1 (phone-standard) result as a level
+            ref = next(p for x, p in have if x == 1.0) if any(x == 1.0 for x, _ in have) else None
+            if ref:
+                ax.axhline(ref["oracle_exact"] / ref["n"], color=c, ls=":", label=f"{name}, oracle, own strength (n={ref['n']})")
+                ax.axhline(ref["raw_exact"] / ref["n"], color=c, ls="-", alpha=0.3, label=f"{name}, raw (n={ref['n']})")
+                if ref["oracle_ber_mean"] is not None:
+                    ax_ber.axhline(ref["oracle_ber_mean"], color=c, ls=":", label=f"{name}, 64 payload bits (oracle)")
+            continue
         px = [x for x, _ in have]
-        ax.plot(px, [p["oracle_exact"] / p["n"] for _, p in have], "^:", color=c, label=f"{name}, oracle geometry")
-        ax.plot(px, [p["raw_exact"] / p["n"] for _, p in have], "v-", color=c, alpha=0.35, label=f"{name}, raw")
+        ax.plot(px, [p["oracle_exact"] / p["n"] for _, p in have], "^:", color=c, label=f"{name}, oracle geometry (n={m})")
+        ax.plot(px, [p["raw_exact"] / p["n"] for _, p in have], "v-", color=c, alpha=0.35, label=f"{name}, raw (n={m})")
         ax_ber.plot(px, [np.nan if p["oracle_ber_mean"] is None else p["oracle_ber_mean"] for _, p in have], "^:",
-                    color=c, label=f"{name} payload bits (oracle)")
+                    color=c, label=f"{name}, 64 payload bits (oracle)")
     ax.set_xlabel(label)
     ax.set_ylabel("exact payload recovery rate")
     ax.set_ylim(-0.05, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax_ber.set_xlabel(label)
     ax_ber.set_ylabel("mean bit error rate")
     ax_ber.set_ylim(-0.02, 0.6)
     ax_ber.axhline(0.5, color="gray", lw=0.8, ls="--")
     ax_ber.grid(alpha=0.3)
-    ax_ber.legend(fontsize=7)
+    _legend(ax_ber)
     if sweep == "strength":
         ax_tr = axes[2]
-        psnr = [statistics.median(v["psnr_db"] for v in imp[f"leaktrace s={x:g}"]) if f"leaktrace s={x:g}" in imp else np.nan for x in xs]
+        psnr = [statistics.median(v["psnr_db"] for v in imp[f"leaktrace s={x:g}"]) if f"leaktrace s={x:g}" in imp
+                else np.nan for x in xs]
         ax_tr.plot(psnr, rate, "o-", color="tab:blue", label="leaktrace, traced")
-        ax_tr.plot(psnr, [s["oracle_exact_rate"] for _, s in pts], "s--", color="tab:blue", alpha=0.6, label="leaktrace, oracle")
+        ax_tr.plot(psnr, oracle, "s--", color="tab:blue", alpha=0.6, label="leaktrace, oracle geometry")
         for x, p_db, r in zip(xs, psnr, rate):
             ax_tr.annotate(f"s={x:g}", (p_db, r), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ref_pts = dict(pts).get(1.0, {}).get("peers", {})
         for name in peer_names:
-            ref = summary.get("phone-standard", {}).get("peers", {}).get(name)
-            if ref and name in imp:
+            if name in ref_pts and name in imp:
                 p_db = statistics.median(v["psnr_db"] for v in imp[name])
-                ax_tr.plot([p_db], [ref["oracle_exact"] / ref["n"]], "^", color=_PEER_COLORS.get(name, "gray"), label=f"{name}, oracle")
-        ax_tr.set_xlabel("luma PSNR of the marked screen (dB, median)")
-        ax_tr.set_ylabel("exact recovery, phone photo standard")
+                ref = ref_pts[name]
+                ax_tr.plot([p_db], [ref["oracle_exact"] / ref["n"]], "^", color=_PEER_COLORS.get(name, "gray"),
+                           label=f"{name}, oracle geometry (n={ref['n']})")
+        ax_tr.set_xlabel("luma PSNR of the marked images (dB, median)")
+        ax_tr.set_ylabel("exact payload recovery rate")
         ax_tr.set_ylim(-0.05, 1.05)
         ax_tr.grid(alpha=0.3)
-        ax_tr.legend(fontsize=7)
+        _legend(ax_tr)
         ax_tr.set_title("robustness vs imperceptibility", fontsize=9)
-    n = min(s["n"] for _, s in pts)
-    fig.suptitle(f"Recovery vs {sweep} (n >= {n} per point)", fontsize=10)
+    fig.suptitle(f"Recovery vs {sweep}: same EMR screens and leak seeds at every point (n={n} per point)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return True
 
 
 # --------------------------------------------------------------------------
@@ -1093,7 +1141,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     """Sample counts for --quick / full, with --samples / --peer-samples overrides."""
     if args.quick:
         plan = Plan(screenshot_samples=3, natural_samples=1, photo_samples=2, sweep_samples=1, peer_samples=1,
-                    fp_samples=1, peers=args.peers, workers=args.workers, mode="quick",
+                    fp_samples=1, peers=args.peers, workers=args.workers, mode="quick", peers_on_sweeps=False,
                     imperceptibility_screens=3, imperceptibility_natural=1)
     else:
         plan = Plan(screenshot_samples=9, natural_samples=4, photo_samples=12, sweep_samples=6, peer_samples=4,
@@ -1125,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure peers (default on when installed)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--samples", type=int, help="samples per condition (EMR screens), overriding the mode")
-    parser.add_argument("--peer-samples", type=int, help="peers run on the first N samples of each condition")
+    parser.add_argument("--peer-samples", type=int, help="peers run on the first N EMR samples of each condition (and every natural image)")
     parser.add_argument("--no-color", action="store_true", help="no ANSI red for false attributions")
     args = parser.parse_args(argv)
     try:
@@ -1173,21 +1221,26 @@ def main(argv: list[str] | None = None) -> int:
     imp = imperceptibility(contents, strengths, _STATE["peers"])
 
     threshold = detection_threshold(fp)
-    summary = summarize(records, plan.conditions, peer_names, threshold)
+    summary = summarize([r for r in records if r["content"].startswith("emr:")], plan.conditions, peer_names, threshold)
+    summary_natural = summarize([r for r in records if r["content"].startswith("natural:")], plan.conditions,
+                                peer_names, threshold)
     wall = time.perf_counter() - t_start
-    false_attr = sum(s["false_attributions"] for s in summary.values()) + sum(r["found"] for r in fp)
+    false_attr = (sum(s["false_attributions"] for s in [*summary.values(), *summary_natural.values()])
+                  + sum(r["found"] for r in fp))
 
     # ---- outputs
     plots = []
     for sweep in SWEEPS:
         path = args.out / f"recovery_vs_{sweep}.png"
-        if plot_sweep(sweep, summary, imp, peer_names, path):
+        pts = sweep_summaries(records, sweep, peer_names, threshold)
+        if pts:
+            plot_sweep(sweep, pts, imp, peer_names, path)
             plots.append(path.name)
     if leaks:
         contact_sheet(leaks, args.out / "contact_sheet.png", thumb=480)
 
-    report = functools.partial(build_markdown, plan, summary, fp, imp, records, peer_names, peer_notes, wall, plots,
-                               bool(leaks), threshold)
+    report = functools.partial(build_markdown, plan, summary, summary_natural, fp, imp, records, peer_names,
+                               peer_notes, wall, plots, bool(leaks), threshold)
     sections, md_plain = report(color), report(False)
     print(sections, flush=True)
     (args.out / "results.md").write_text(md_plain)
@@ -1206,6 +1259,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall,
         "false_attributions_total": false_attr,
         "summary": summary,
+        "summary_natural_images": summary_natural,
         "records": records,
         "false_positive_pass": fp,
         "imperceptibility": imp,
@@ -1216,7 +1270,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if false_attr else 0
 
 
-def build_markdown(plan: Plan, summary: dict[str, Any], fp: Sequence[dict[str, Any]], imp: dict[str, Any],
+def build_markdown(plan: Plan, summary: dict[str, Any], summary_natural: dict[str, Any],
+                   fp: Sequence[dict[str, Any]], imp: dict[str, Any],
                    records: Sequence[dict[str, Any]], peer_names: Sequence[str], peer_notes: Sequence[str],
                    wall: float, plots: Sequence[str], sheet: bool, threshold: float, color: bool) -> str:
     """The report: setup, per-condition tables, false positives, imperceptibility, timing, definitions."""
@@ -1231,7 +1286,8 @@ def build_markdown(plan: Plan, summary: dict[str, Any], fp: Sequence[dict[str, A
         "",
         f"Samples per condition: screenshots {plan.screenshot_samples} EMR screens + {plan.natural_samples} natural "
         f"image(s); phone-standard / phone-hard {plan.photo_samples}; other sweep points {plan.sweep_samples}; "
-        f"peers on the first {plan.peer_samples} sample(s) of each strength-1 condition. EMR screens cycle "
+        f"peers on the first {plan.peer_samples} EMR sample(s) and every natural image of each strength-1 condition"
+        f"{'' if plan.peers_on_sweeps else ' except the angle and coverage points (full mode only)'}. EMR screens cycle "
         f"{len(SCREEN_KINDS)} kinds at 1920x1080, 1366x768 and 2560x1440; each carries its own random payload.",
         "",
     ]
@@ -1239,17 +1295,15 @@ def build_markdown(plan: Plan, summary: dict[str, Any], fp: Sequence[dict[str, A
         lines += [f"Note: {note}", ""]
     names_ss = [c.name for c in all_conditions() if c.family == "screenshot"]
     sweep_only = [c.name for c in all_conditions() if c.family == "photo" and c.name not in ("phone-standard", "phone-hard")]
-    for title, names in (("Screenshots", names_ss), ("Phone photos", ["phone-standard", "phone-hard"]),
-                         ("Photo sweeps (phone-standard seeds, one parameter fixed)", sweep_only)):
-        if any(n in summary for n in names):
-            lines += [f"## {title}", "", *condition_table(summary, names, peer_names, color), ""]
-    nat = [(n, s) for n, s in summary.items() if s["natural_n"]]
-    if nat:
-        k = sum(s["natural_trace_exact"] for _, s in nat)
-        m = sum(s["natural_n"] for _, s in nat)
-        emr_k = sum(s["trace_exact"] - s["natural_trace_exact"] for _, s in nat)
-        emr_m = sum(s["n"] - s["natural_n"] for _, s in nat)
-        lines += [f"Screenshot channels by content, traced exact: EMR screens {_frac(emr_k, emr_m)}, natural images {_frac(k, m)}.", ""]
+    tables = (
+        ("Screenshots of EMR screens", summary, names_ss),
+        ("Phone photos of EMR screens", summary, ["phone-standard", "phone-hard"]),
+        ("Photo sweeps (phone-standard seeds with one parameter fixed; strength: ours only)", summary, sweep_only),
+        ("Screenshots of natural images (scikit-image data, 300-640 px)", summary_natural, names_ss),
+    )
+    for title, summ, names in tables:
+        if any(n in summ for n in names):
+            lines += [f"## {title}", "", *condition_table(summ, names, peer_names, color), ""]
     lines += ["## False-positive pass", "", *false_positive_table(fp, color), ""]
     lines += ["## Imperceptibility (marked vs original, luma)", "", *imperceptibility_table(imp), ""]
     lines += ["## Decode time", "", *timing_table(records, peer_names), ""]
