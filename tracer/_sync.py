@@ -85,9 +85,20 @@ def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> N
         if sel.sum() < 10:
             return quad
         seg = points[sel]
-        mean = seg.mean(axis=0)
-        _, _, vt = np.linalg.svd(seg - mean)
-        direction = vt[0]
+        # Robust total-least-squares line: refit on the points within 1.5 px
+        # of the previous fit, so a stretch where the contour leaves the
+        # straight edge (glare, a dark title bar) does not tilt it.
+        keep = np.ones(len(seg), dtype=bool)
+        for _ in range(4):
+            mean = seg[keep].mean(axis=0)
+            _, _, vt = np.linalg.svd(seg[keep] - mean)
+            direction = vt[0]
+            normal = np.array([-direction[1], direction[0]])
+            resid = np.abs((seg - mean) @ normal)
+            new_keep = resid < max(1.5, float(np.median(resid)))
+            if new_keep.sum() < 10 or np.array_equal(new_keep, keep):
+                break
+            keep = new_keep
         lines.append((mean, direction))
     out = np.empty((4, 2))
     for i in range(4):

@@ -308,28 +308,45 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         queue, best_here, out_hom = evaluate(geometry)
         if refine and REFINE_ABOVE <= best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
             # A scale measured from the spectrum is good to a few tenths of a
-            # percent; over a 2000 px screen that smears the fold. Hill-climb
-            # each axis's scale on the phase-peak strength, in the orientation
-            # that won.
+            # percent and a quadrilateral's corners to a few pixels; over a
+            # 2000 px screen either smears the fold. Hill-climb each axis's
+            # scale and the two perspective terms (about the screen centre)
+            # on the phase-peak strength, in the orientation that won.
             orientation = [(queue[0][2], queue[0][3])]
             base = geometry
-            log_sx = log_sy = 0.0
+            corners = base.region if base.region is not None else base.quad
+            if corners is None:
+                corners = np.array([[0, 0], [y.shape[1], 0], [y.shape[1], y.shape[0]], [0, y.shape[0]]], np.float64)
+            mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), base.to_screen).reshape(-1, 2)
+            cx, cy = mapped.mean(axis=0)
+            half = max(float(np.ptp(mapped[:, 0])), float(np.ptp(mapped[:, 1])), 1.0) / 2
+            centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], dtype=np.float64)
+            # steps: 0.25 % scale; perspective changing the scale by 0.5 % at the edge
+            steps = np.array([REFINE_STEP, REFINE_STEP, 2 * REFINE_STEP / half, 2 * REFINE_STEP / half])
+            params = np.zeros(4)
+
+            def correction(v: NDArray[np.float64]) -> NDArray[np.float64]:
+                m = np.array([[np.exp(v[0]), 0, 0], [0, np.exp(v[1]), 0], [v[2], v[3], 1.0]])
+                return np.linalg.inv(centre) @ m @ centre
+
             for _ in range(REFINE_ROUNDS):
                 moved = False
-                for axis in (0, 1):
-                    for step in (REFINE_STEP, -REFINE_STEP):
-                        lx, ly = (log_sx + step, log_sy) if axis == 0 else (log_sx, log_sy + step)
+                for axis in range(4):
+                    for sign in (1.0, -1.0):
+                        v = params.copy()
+                        v[axis] += sign * steps[axis]
                         trial = _Geometry(
-                            f"{base.name}~({np.exp(lx):.4f},{np.exp(ly):.4f})",
-                            np.diag([np.exp(lx), np.exp(ly), 1.0]) @ base.to_screen,
-                            base.scale / np.exp(0.5 * (lx + ly)),
+                            f"{base.name}~refined",
+                            correction(v) @ base.to_screen,
+                            base.scale / np.exp(0.5 * (v[0] + v[1])),
                             base.quad,
                             base.photo,
+                            base.region,
                         )
                         q, b, h = evaluate(trial, orientation)
                         if b > best_here:
                             queue, best_here, out_hom, geometry = q, b, h, trial
-                            log_sx, log_sy = lx, ly
+                            params = v
                             moved = True
                             break
                 if not moved:
