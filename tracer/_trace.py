@@ -53,7 +53,9 @@ class TraceResult:
         an image carrying no mark of the given keys, counting every
         hypothesis and every codeword checked: checks * 2**-40.
     detection_score : float
-        Best tile-phase correlation peak (robust z-score) over hypotheses.
+        Best tile-phase energy peak (robust z-score) over hypotheses: a
+        diagnostic of how close decoding came, not evidence (another key's
+        mark raises it too); see ``ExtractResult.detection_score``.
     quad : ndarray (4, 2) or None
         Screen corners in input pixel coordinates (x, y), TL, TR, BR, BL.
     hypotheses : list of Hypothesis

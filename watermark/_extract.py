@@ -76,9 +76,11 @@ class ExtractResult:
         for an image that does not carry this key's mark: the number of
         candidate codewords checked against the 40-bit MAC times 2**-40.
     detection_score : float
-        How far the tile-phase correlation peak stands above the field
-        (robust z-score); above about 6 a mark is clearly present even when
-        it cannot be decoded.
+        How far the tile-phase energy peak stands above the field (robust
+        z-score). A diagnostic, not evidence: the energy statistic measures
+        power in the carrier's slots, so a mark made with *another* key (and
+        some periodic content) also raises it. Only ``found`` (a payload that
+        passed the keyed MAC) attributes anything.
     bit_error_rate : float or None
         Fraction of channel bits whose hard decision disagreed with the
         decoded codeword (a measure of margin), when found.
