@@ -57,7 +57,9 @@ LOCAL_VARIANCE_SIGMA = 8.0
 """Scale (pixels) over which residual variance is measured for the weights."""
 NOISE_FLOOR = 2.0
 """Levels of noise assumed everywhere, so that flat areas do not get unbounded weight."""
-N_CANDIDATES = 3
+N_CANDIDATES = 12
+"""Phase peaks decoded (best first, stopping at the first that passes the MAC): on a small crop of
+dense text, content can push the true phase below the first few; each try costs at most 5 MAC checks."""
 FINE_RADIUS = 2
 
 
