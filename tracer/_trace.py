@@ -395,6 +395,16 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
             if attempt(geometry, refine=True):
                 done = True
                 break
+        if not done:
+            # Seen steeply off-axis, a side's foreshortening makes the
+            # rectangle's side lengths a poor guide to its aspect (and a
+            # cropped photo hides the principal point that would fix it):
+            # search the aspect widely.
+            base = _Geometry("screen-quad-wide", rect_hom, 1.0 / shrink, quad, True)
+            for geometry in _comb_geometries(rect, base, 2, (0.5, 2.0)):
+                if attempt(geometry, refine=True):
+                    done = True
+                    break
     if not done:
         done = attempt(as_is)
     if not done:
