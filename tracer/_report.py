@@ -516,7 +516,7 @@ def _evidence_rows(result: TraceResult, image: NDArray[np.uint8], generated: str
     rows += [
         ("False-attribution bound", fap_html),
         ("Detection score", f"{_esc(_fmt_number(result.detection_score))} "
-         '<span class="muted">(best tile-phase correlation peak, robust z-score, over all hypotheses)</span>'),
+         '<span class="muted">(best tile-phase energy peak, robust z-score, over all hypotheses; a diagnostic only: marks made with other keys raise it too)</span>'),
         ("Bit error rate", _esc("n/a") if result.bit_error_rate is None else
          f"{_esc(_fmt_number(100 * float(result.bit_error_rate), '.1f'))}% "
          f'<span class="muted">of channel bits corrected by the error-correcting code</span>'),
