@@ -126,8 +126,11 @@ REFINE_BELOW = 15.0
 """A measured geometry whose best phase peak is weaker than this gets a per-axis scale search."""
 REFINE_ABOVE = 4.5
 """Below this the geometry is most likely wrong (the field's own maxima reach about 4): no refinement."""
-REFINE_STEP = 0.0025
+REFINE_STEPS = (0.01, 0.005, 0.0025)
 REFINE_ROUNDS = 4
+MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
+"""Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
+QUAD_COMB_CANDIDATES = 4
 RECTIFIED_SIDE = 1600
 """Rectified images for the comb search are at most this large."""
 MAX_SCREEN_SIDE = 2560
@@ -196,14 +199,26 @@ def _screen_luma(
     return out, out_valid.astype(bool), shift @ geometry.to_screen
 
 
-def _comb_geometries(y: NDArray[np.float32], base: _Geometry, count: int, aspect_range: tuple[float, float]) -> list[_Geometry]:
+def _comb_geometries(
+    y: NDArray[np.float32],
+    base: _Geometry,
+    count: int,
+    aspect_range: tuple[float, float],
+    screen_width_px: float | None = None,
+) -> list[_Geometry]:
     """Axis-aligned scale hypotheses from the carrier's spectral comb in ``y``.
 
     ``y`` is the input itself (base.to_screen None) or the base geometry's
-    rectification; the result maps input pixels to screen pixels.
+    rectification; the result maps input pixels to screen pixels. When the
+    screen's width in ``y`` is known (a located quadrilateral), scales that
+    would make it narrower than ``MIN_SCREEN_PX`` or wider than
+    ``MAX_SCREEN_PX`` device pixels are dropped.
     """
+    candidates = comb_search(y, aspect_range=aspect_range, count=count)
+    if screen_width_px is not None:
+        candidates = [c for c in candidates if MIN_SCREEN_PX <= screen_width_px / c[0] <= MAX_SCREEN_PX]
     out = []
-    for i, (sx, sy, _) in enumerate(comb_search(y, aspect_range=aspect_range, count=count)):
+    for i, (sx, sy, _) in enumerate(candidates):
         scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
         to_screen = scale if base.to_screen is None else scale @ base.to_screen
         factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
@@ -323,36 +338,38 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
             cx, cy = mapped.mean(axis=0)
             half = max(float(np.ptp(mapped[:, 0])), float(np.ptp(mapped[:, 1])), 1.0) / 2
             centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], dtype=np.float64)
-            # steps: 0.25 % scale; perspective changing the scale by 0.5 % at the edge
-            steps = np.array([REFINE_STEP, REFINE_STEP, 2 * REFINE_STEP / half, 2 * REFINE_STEP / half])
             params = np.zeros(4)
 
             def correction(v: NDArray[np.float64]) -> NDArray[np.float64]:
                 m = np.array([[np.exp(v[0]), 0, 0], [0, np.exp(v[1]), 0], [v[2], v[3], 1.0]])
                 return np.linalg.inv(centre) @ m @ centre
 
-            for _ in range(REFINE_ROUNDS):
-                moved = False
-                for axis in range(4):
-                    for sign in (1.0, -1.0):
-                        v = params.copy()
-                        v[axis] += sign * steps[axis]
-                        trial = _Geometry(
-                            f"{base.name}~refined",
-                            correction(v) @ base.to_screen,
-                            base.scale / np.exp(0.5 * (v[0] + v[1])),
-                            base.quad,
-                            base.photo,
-                            base.region,
-                        )
-                        q, b, h = evaluate(trial, orientation)
-                        if b > best_here:
-                            queue, best_here, out_hom, geometry = q, b, h, trial
-                            params = v
-                            moved = True
-                            break
-                if not moved:
-                    break
+            # Coarse to fine: scale steps of 1 %, 0.5 %, 0.25 %; perspective
+            # steps that change the scale at the edge by twice as much.
+            for step in REFINE_STEPS:
+                steps = np.array([step, step, 2 * step / half, 2 * step / half])
+                for _ in range(REFINE_ROUNDS):
+                    moved = False
+                    for axis in range(4):
+                        for sign in (1.0, -1.0):
+                            v = params.copy()
+                            v[axis] += sign * steps[axis]
+                            trial = _Geometry(
+                                f"{base.name}~refined",
+                                correction(v) @ base.to_screen,
+                                base.scale / np.exp(0.5 * (v[0] + v[1])),
+                                base.quad,
+                                base.photo,
+                                base.region,
+                            )
+                            q, b, h = evaluate(trial, orientation)
+                            if b > best_here:
+                                queue, best_here, out_hom, geometry = q, b, h, trial
+                                params = v
+                                moved = True
+                                break
+                    if not moved:
+                        break
         best_score = max(best_score, best_here)
         hit = False
         checks_here = 0
@@ -391,7 +408,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     if quad is not None:
         rect, rect_hom, shrink = _rectify_quad(y, quad)
         base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
-        for geometry in _comb_geometries(rect, base, 2, (0.85, 1.18)):
+        quad_width = float(rect.shape[1])
+        for geometry in _comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width):
             if attempt(geometry, refine=True):
                 done = True
                 break
@@ -401,7 +419,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
             # cropped photo hides the principal point that would fix it):
             # search the aspect widely.
             base = _Geometry("screen-quad-wide", rect_hom, 1.0 / shrink, quad, True)
-            for geometry in _comb_geometries(rect, base, 2, (0.5, 2.0)):
+            for geometry in _comb_geometries(rect, base, 2, (0.5, 2.0), quad_width):
                 if attempt(geometry, refine=True):
                     done = True
                     break
