@@ -441,7 +441,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     if not done:
         t = time.perf_counter()
         geometries = _comb_geometries(y, _Geometry("whole-image", None, 1.0, None, False), 2, (0.95, 1.05))
-        timings["lattice_s"] = time.perf_counter() - t
+        timings["comb_s"] = time.perf_counter() - t
         for geometry in geometries:
             if attempt(geometry, refine=True):
                 break
