@@ -190,9 +190,8 @@ def test_record_stays_hidden_when_the_overlay_cannot_load(browser, viewer_server
         context.close()
 
 
-@pytest.mark.slow
 def test_phone_photo_of_the_viewer_page_traces_to_the_employee(browser, viewer_server, viewer_key):
-    """Needs the photo tracer (rectification, rescaling) in tracer.trace; slow until it lands."""
+    """A phone photo (simulated, standard level) of a real browser screenshot names the employee."""
     from benchmarks.channel import phone_photo_leak
 
     context, page = _open_record(browser, viewer_server, "aquist", "WS-4B-112", (1920, 1080), 1.0, "28110431")
