@@ -256,8 +256,17 @@ def _rectify(y: NDArray[np.float32], hom: NDArray[np.float64], region: NDArray[n
     shrink = min(1.0, RECTIFIED_SIDE / max(float(extent.max()), 1.0))
     total = np.array([[shrink, 0, -lo[0] * shrink], [0, shrink, -lo[1] * shrink], [0, 0, 1]]) @ hom
     w, h = (np.ceil(extent * shrink).astype(int) + 1).tolist()
-    src = cv2.GaussianBlur(y, (0, 0), 0.5 / shrink) if shrink < 0.8 else y
-    rect = cv2.warpPerspective(src, total, (w, h), flags=cv2.INTER_LINEAR)
+    # Blur (against aliasing) and warp only the region's bounding box, with
+    # a margin for the blur kernel, not the whole photo.
+    sigma = 0.5 / shrink
+    pad = int(np.ceil(3 * sigma)) + 2
+    x0, y0 = np.maximum(np.floor(region.min(axis=0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(region.max(axis=0)).astype(int) + pad, [y.shape[1], y.shape[0]])
+    src = y[y0:y1, x0:x1]
+    if shrink < 0.8:
+        src = cv2.GaussianBlur(src, (0, 0), sigma)
+    crop = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
+    rect = cv2.warpPerspective(src, total @ crop, (w, h), flags=cv2.INTER_LINEAR)
     return rect, total, shrink
 
 
@@ -287,8 +296,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     (2) the input as it is (a screenshot at original scale, any crop);
     (3) when the content's straight lines show perspective (a photo whose
     border is cut off), their vanishing points' rectification and the comb;
-    (4) the whole input at the comb's scale (a rescaled screenshot). Each geometry is resampled to screen pixels, content
-    suppressed and folded; the folded tile is tried in the eight quarter-turn
+    (4) the whole input at the comb's scale (a rescaled screenshot). Each
+    geometry is resampled to screen pixels, content suppressed and folded; the folded tile is tried in the eight quarter-turn
     and mirror orientations; the strongest phase peaks over all of these are
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
     against the 40-bit MAC counts toward ``false_attribution_probability``.
