@@ -1,7 +1,8 @@
 """Synchronisation: find the screen, remove the perspective, measure the scale.
 
 Coarse: the screen quadrilateral (a bright convex region bounded by the dark
-bezel) from contours, refined by straight-line fits to its sides; when the
+bezel, or for a dark screen in a lighter room its dark outline) from
+contours, refined by straight-line fits to its sides; when the
 border is cut off, the two vanishing points of the content's own straight
 lines. Fine: the tiled mark puts its power on a comb of spatial frequencies
 spaced 1/TILE apart; matching that comb to the spectrum of the rectified
@@ -24,20 +25,41 @@ from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
 __all__ = ["comb_search", "find_screen_quad", "rectify_from_lines"]
 
 
-def find_screen_quad(rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.08) -> NDArray[np.float64] | None:
+DARK_OPENING_FRACTION = 0.2
+"""Opening size for dark screens, as a fraction of the photo's short side: wider than a monitor stand's neck."""
+
+
+def find_screen_quad(
+    rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.08, dark: bool = False
+) -> NDArray[np.float64] | None:
     """Corners (TL, TR, BR, BL; (x, y) input pixels) of a screen in a photo, or None.
 
     The screen is the largest bright, convex, four-sided region that does
     not fill the whole frame (a screenshot has no bezel). Corners come from
     intersecting straight lines fitted to each side's contour points.
+
+    With ``dark=True`` it is the largest *dark* one instead: a dark-theme
+    screen in a lighter room, found with its bezel (the bezel's outer edge
+    is coplanar with the screen and parallel to its sides, so it rectifies
+    the screen up to the per-axis scale and offset the decoder measures
+    anyway). The monitor's stand, dark too, is cut off by an opening wider
+    than a stand is.
     """
     h, w = rgb.shape[:2]
     factor = max(1, int(np.ceil(max(h, w) / 1000)))
     small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (w // factor, h // factor), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), 2.0)
-    _, binary = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    polarity = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
+    _, binary = cv2.threshold(small, 0, 255, polarity + cv2.THRESH_OTSU)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = binary
+    if dark:
+        # Glare on a dark screen is a bright hole in it: fill holes first.
+        raw, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        binary = cv2.drawContours(np.zeros_like(binary), raw, -1, 255, thickness=cv2.FILLED)
+        side = max(3, int(DARK_OPENING_FRACTION * min(small.shape)) | 1)
+        outline = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
+    contours, _ = cv2.findContours(outline, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     area_total = small.shape[0] * small.shape[1]
     best = None
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
@@ -59,6 +81,11 @@ def find_screen_quad(rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.08)
     touching = (quad[:, 0] <= 2) | (quad[:, 0] >= small.shape[1] - 3) | (quad[:, 1] <= 2) | (quad[:, 1] >= small.shape[0] - 3)
     if touching.sum() >= 3:
         return None
+    if dark:
+        # Fit the sides to the unopened region's boundary (the opening rounds
+        # corners); the stand's points lie far from every side and drop out.
+        raw, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        contour = max(raw, key=lambda c: cv2.pointPolygonTest(c, tuple(float(v) for v in quad.mean(axis=0)), False))
     refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
     return (refined + 0.5) * factor - 0.5
 
@@ -146,6 +173,10 @@ def _whitened_spectrum(img: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.minimum(power / (background / 0.5615), 30.0)
 
 
+MIN_COMB_TILES = 2.0
+"""Fewest tiles (by area) the analysed window must hold at a candidate scale."""
+
+
 def comb_search(
     luma: NDArray[np.float32],
     *,
@@ -178,6 +209,12 @@ def comb_search(
         img = luma if factor == 1 else cv2.resize(luma, (luma.shape[1] // factor, luma.shape[0] // factor), interpolation=cv2.INTER_AREA)
         h, w = img.shape
         if min(h, w) < 1.5 * TILE * s_lo:
+            continue
+        # A comb needs a few periods: at a scale where the analysed window
+        # holds fewer than MIN_COMB_TILES tiles, its "lines" are a handful
+        # of bins near DC that any content fills.
+        s_hi = min(s_hi, float(np.sqrt(min(h, max_side) * min(w, max_side) / MIN_COMB_TILES)) / TILE)
+        if s_lo > s_hi:
             continue
         n_y, n_x = min(h, max_side), min(w, max_side)
         y0, x0 = (h - n_y) // 2, (w - n_x) // 2

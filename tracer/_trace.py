@@ -128,6 +128,9 @@ REFINE_ABOVE = 4.5
 """Below this the geometry is most likely wrong (the field's own maxima reach about 4): no refinement."""
 REFINE_STEPS = (0.01, 0.005, 0.0025)
 REFINE_ROUNDS = 4
+SMALL_INPUT_PIXELS = 2_000_000
+SMALL_INPUT_COMB_CANDIDATES = 6
+"""An input of at most SMALL_INPUT_PIXELS has this many whole-image comb candidates ranked by phase peak."""
 MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
 """Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
 QUAD_COMB_CANDIDATES = 4
@@ -294,9 +297,13 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     quadrilateral is found (a photo with the bezel visible), its
     rectification, with the scale per axis from the carrier's spectral comb;
     (2) the input as it is (a screenshot at original scale, any crop);
-    (3) when the content's straight lines show perspective (a photo whose
+    (3) a dark screen's outline, bezel included (a dark theme photographed
+    in a lighter room), rectified like (1);
+    (4) when the content's straight lines show perspective (a photo whose
     border is cut off), their vanishing points' rectification and the comb;
-    (4) the whole input at the comb's scale (a rescaled screenshot). Each
+    (5) the whole input at the comb's isotropic scale (a rescaled
+    screenshot; for a small input, more comb candidates, ranked by phase
+    peak). Each
     geometry is resampled to screen pixels, content suppressed and folded; the folded tile is tried in the eight quarter-turn
     and mirror orientations; the strongest phase peaks over all of these are
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
@@ -314,10 +321,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     best_score = -np.inf
     found: tuple[ExtractResult, Key, _Geometry, NDArray[np.float64] | None] | None = None
 
-    def evaluate(geometry: _Geometry, orientations: list[tuple[int, bool]] = _DIHEDRAL) -> tuple[list[tuple[Any, ...]], float, NDArray[np.float64] | None]:
-        """Resample, suppress content, fold, and rank phase peaks over keys and orientations."""
-        screen_y, valid, out_hom = _screen_luma(y, geometry)
-        residual, weight = suppress_content(screen_y, valid=valid)
+    def rank(residual: NDArray[np.float32], weight: NDArray[np.float32], orientations: list[tuple[int, bool]]) -> tuple[list[tuple[Any, ...]], float]:
+        """Fold, and rank phase peaks over keys and orientations."""
         folded, _ = fold_tiles(residual, weight)
         queue = []
         for key in keys:
@@ -326,19 +331,34 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                 for cand in phase_candidates(tile, key, 2):
                     queue.append((cand.score, key, turns, mirrored, tile, cand))
         queue.sort(key=lambda item: item[0], reverse=True)
-        return queue, (queue[0][0] if queue else -np.inf), out_hom
+        return queue, (queue[0][0] if queue else -np.inf)
 
-    def attempt(geometry: _Geometry, refine: bool = False) -> bool:
+    def evaluate(geometry: _Geometry, orientations: list[tuple[int, bool]] = _DIHEDRAL) -> tuple[Any, ...]:
+        """Resample, suppress content, fold and rank: (queue, best score, input->output homography, (residual, weight))."""
+        screen_y, valid, out_hom = _screen_luma(y, geometry)
+        residual, weight = suppress_content(screen_y, valid=valid)
+        queue, best = rank(residual, weight, orientations)
+        return queue, best, out_hom, (residual, weight)
+
+    def attempt(geometry: _Geometry, refine: bool = False, evaluated: tuple[Any, ...] | None = None) -> bool:
         nonlocal total_checks, decodes, best_score, found
         t = time.perf_counter()
-        queue, best_here, out_hom = evaluate(geometry)
+        queue, best_here, out_hom, field = evaluate(geometry) if evaluated is None else evaluated
         if refine and REFINE_ABOVE <= best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
             # A scale measured from the spectrum is good to a few tenths of a
             # percent and a quadrilateral's corners to a few pixels; over a
             # 2000 px screen either smears the fold. Hill-climb each axis's
             # scale and the two perspective terms (about the screen centre)
             # on the phase-peak strength, in the orientation that won.
+            # Trials warp the base geometry's content-suppressed residual by
+            # the small correction (the content suppression, the costly
+            # part, is nearly invariant to a 1 % warp); the winner is then
+            # resampled from the input and suppressed afresh for decoding.
             orientation = [(queue[0][2], queue[0][3])]
+            residual, weight = field
+            size = (residual.shape[1], residual.shape[0])
+            frame = out_hom @ np.linalg.inv(geometry.to_screen)  # screen -> base output pixels
+            trial_best = best_here
             base = geometry
             corners = base.region if base.region is not None else base.quad
             if corners is None:
@@ -371,14 +391,18 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                                 base.photo,
                                 base.region,
                             )
-                            q, b, h = evaluate(trial, orientation)
-                            if b > best_here:
-                                queue, best_here, out_hom, geometry = q, b, h, trial
-                                params = v
+                            warp = frame @ correction(v) @ np.linalg.inv(frame)
+                            res_t = cv2.warpPerspective(residual, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                            w_t = cv2.warpPerspective(weight, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                            _, b = rank(res_t, w_t, orientation)
+                            if b > trial_best:
+                                trial_best, geometry, params = b, trial, v
                                 moved = True
                                 break
                     if not moved:
                         break
+            if params.any():
+                queue, best_here, out_hom, _ = evaluate(geometry)
         best_score = max(best_score, best_here)
         hit = False
         checks_here = 0
@@ -413,27 +437,37 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     t = time.perf_counter()
     quad = find_screen_quad(rgb)
     timings["quad_s"] = time.perf_counter() - t
-    done = False
-    if quad is not None:
+    def attempt_quad(quad: NDArray[np.float64], name: str) -> bool:
         rect, rect_hom, shrink = _rectify_quad(y, quad)
-        base = _Geometry("screen-quad", rect_hom, 1.0 / shrink, quad, True)
+        base = _Geometry(name, rect_hom, 1.0 / shrink, quad, True)
         quad_width = float(rect.shape[1])
         for geometry in _comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width):
             if attempt(geometry, refine=True):
-                done = True
-                break
-        if not done:
-            # Seen steeply off-axis, a side's foreshortening makes the
-            # rectangle's side lengths a poor guide to its aspect (and a
-            # cropped photo hides the principal point that would fix it):
-            # search the aspect widely.
-            base = _Geometry("screen-quad-wide", rect_hom, 1.0 / shrink, quad, True)
-            for geometry in _comb_geometries(rect, base, 2, (0.5, 2.0), quad_width):
-                if attempt(geometry, refine=True):
-                    done = True
-                    break
+                return True
+        # Seen steeply off-axis, a side's foreshortening makes the
+        # rectangle's side lengths a poor guide to its aspect (and a
+        # cropped photo hides the principal point that would fix it):
+        # search the aspect widely.
+        base = _Geometry(f"{name}-wide", rect_hom, 1.0 / shrink, quad, True)
+        for geometry in _comb_geometries(rect, base, 2, (0.5, 2.0), quad_width):
+            if attempt(geometry, refine=True):
+                return True
+        return False
+
+    done = False
+    if quad is not None:
+        done = attempt_quad(quad, "screen-quad")
     if not done:
         done = attempt(as_is)
+    if not done:
+        # A dark screen (dark theme, X-ray viewer) in a lighter room, which
+        # the bright-region search cannot outline: its dark outline, bezel
+        # included.
+        t = time.perf_counter()
+        dark_quad = find_screen_quad(rgb, dark=True)
+        timings["dark_quad_s"] = time.perf_counter() - t
+        if dark_quad is not None:
+            done = attempt_quad(dark_quad, "dark-screen-quad")
     if not done:
         t = time.perf_counter()
         lines_hom = rectify_from_lines(rgb)
@@ -449,10 +483,27 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                     break
     if not done:
         t = time.perf_counter()
-        geometries = _comb_geometries(y, _Geometry("whole-image", None, 1.0, None, False), 2, (0.95, 1.05))
+        # A screenshot is rescaled isotropically. A small one holds few
+        # tiles, so its comb is noisy (content near DC competes) but each
+        # geometry is cheap to fold: rank more of the comb's candidates by
+        # their phase peak before refining and decoding.
+        small = y.size <= SMALL_INPUT_PIXELS
+        whole = _Geometry("whole-image", None, 1.0, None, False)
+        geometries = _comb_geometries(y, whole, SMALL_INPUT_COMB_CANDIDATES if small else 2, (1.0, 1.0))
         timings["comb_s"] = time.perf_counter() - t
-        for geometry in geometries:
-            if attempt(geometry, refine=True):
+        pending: list[tuple[_Geometry, Any]] = [(g, None) for g in geometries]
+        if small:
+            t = time.perf_counter()
+            scored = []
+            for g in geometries:
+                scored.append((g, evaluate(g)))
+                if scored[-1][1][1] >= REFINE_BELOW:
+                    break  # a clear peak: no need to fold the rest first
+            pending = sorted(scored, key=lambda item: item[1][1], reverse=True) + [(g, None) for g in geometries[len(scored):]]
+            timings["comb_rank_s"] = time.perf_counter() - t
+        for geometry, evaluated in pending:
+            if attempt(geometry, refine=True, evaluated=evaluated):
+                done = True
                 break
     timings["total_s"] = time.perf_counter() - t0
     h, w = rgb.shape[:2]

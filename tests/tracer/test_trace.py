@@ -46,6 +46,29 @@ def test_photo_with_border_cut_off_names_the_viewer(payload, key):
     assert res.hypotheses[-1].name.startswith("content-lines")
 
 
+def test_dark_screen_against_a_lighter_wall_names_the_viewer(payload, key):
+    # A dark-theme screen photographed in a light room: no bright screen
+    # region to outline, so the dark outline (bezel included) is used.
+    marked = watermark.embed(render_screen("dark_theme", size=(1920, 1080), seed=3), payload, key)
+    leak = phone_photo_leak(marked, level="standard", seed=1, background_level=0.35, glare_strength=0.05)
+    res = tracer.trace(leak.image, key)
+    assert res.payload == payload
+    assert res.hypotheses[-1].name.startswith("dark-screen-quad")
+    true = cv2.perspectiveTransform(np.array([[[0.0, 0.0]], [[1920.0, 0.0]], [[1920.0, 1080.0]], [[0.0, 1080.0]]]), leak.homography)
+    assert np.abs(res.quad - true.reshape(4, 2)).max() < 0.1 * np.ptp(true[:, 0, 0])  # the bezel's outer edge
+
+
+def test_small_rescaled_crop_names_the_viewer(marked_notes, key, payload):
+    # About 2.8 x 2.8 tiles of screen at 0.65x, JPEG 50: the comb is noisy on
+    # so few tiles, and its candidates are ranked by phase peak.
+    crop = marked_notes[200:920, 600:1320]
+    small = cv2.resize(crop, (468, 468), interpolation=cv2.INTER_AREA)
+    _, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    res = tracer.trace(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED), key)
+    assert res.payload == payload
+    assert res.parameters["scale"] == pytest.approx(468 / 720, rel=0.01)
+
+
 def test_rescaled_recompressed_crop_names_the_viewer(marked_notes, key, payload):
     leak = screenshot_leak(marked_notes, "crop_rescale_jpeg", seed=SHOT_SEED)
     res = tracer.trace(leak.image, key)
