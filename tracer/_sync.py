@@ -206,10 +206,10 @@ def comb_search(
         s_lo, s_hi = max(lo / factor, 0.3), min(hi / factor, 1.2)
         if s_lo > s_hi or (factor > 1 and hi / factor < 0.3):
             continue
+        if min(luma.shape) // factor < 1.5 * TILE * s_lo:
+            continue
         img = luma if factor == 1 else cv2.resize(luma, (luma.shape[1] // factor, luma.shape[0] // factor), interpolation=cv2.INTER_AREA)
         h, w = img.shape
-        if min(h, w) < 1.5 * TILE * s_lo:
-            continue
         # A comb needs a few periods: at a scale where the analysed window
         # holds fewer than MIN_COMB_TILES tiles, its "lines" are a handful
         # of bins near DC that any content fills.

@@ -115,3 +115,13 @@ def test_key_rotation_reports_the_matching_key(marked_notes, key, other_key, pay
 def test_trace_rejects_a_non_key():
     with pytest.raises(TypeError, match="watermark.Key"):
         tracer.trace(np.zeros((300, 300, 3), np.uint8), "secret")
+
+
+@pytest.mark.parametrize("shape", [(3000, 5), (5, 3000), (40, 40)])
+def test_comb_search_on_a_sliver_finds_nothing(shape):
+    # A degenerate rectification (a nearly edge-on vanishing-point fit) can
+    # hand the comb a sliver: no tiles fit, so no candidates and no error.
+    from tracer._sync import comb_search
+
+    rng = np.random.default_rng(0)
+    assert comb_search(rng.normal(128, 20, shape).astype(np.float32)) == []
