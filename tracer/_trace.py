@@ -131,6 +131,10 @@ REFINE_ROUNDS = 4
 SMALL_INPUT_PIXELS = 2_000_000
 SMALL_INPUT_COMB_CANDIDATES = 6
 """An input of at most SMALL_INPUT_PIXELS has this many whole-image comb candidates ranked by phase peak."""
+AXIS_SCAN_TILES = 0.2
+"""Per-axis scale scan half-width before refinement: this many tiles over the axis's extent (the comb's resolution)."""
+AXIS_SCAN_EDGE_PX = 6.0
+"""Scan step: the scale change that moves the far edge by this many screen pixels."""
 MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
 """Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
 QUAD_COMB_CANDIDATES = 4
@@ -373,8 +377,44 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                 m = np.array([[np.exp(v[0]), 0, 0], [0, np.exp(v[1]), 0], [v[2], v[3], 1.0]])
                 return np.linalg.inv(centre) @ m @ centre
 
-            # Coarse to fine: scale steps of 1 %, 0.5 %, 0.25 %; perspective
-            # steps that change the scale at the edge by twice as much.
+            def variant(v: NDArray[np.float64]) -> _Geometry:
+                return _Geometry(
+                    f"{base.name}~refined",
+                    correction(v) @ base.to_screen,
+                    base.scale / np.exp(0.5 * (v[0] + v[1])),
+                    base.quad,
+                    base.photo,
+                    base.region,
+                )
+
+            def trial_score(v: NDArray[np.float64]) -> float:
+                warp = frame @ correction(v) @ np.linalg.inv(frame)
+                res_t = cv2.warpPerspective(residual, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                w_t = cv2.warpPerspective(weight, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                return rank(res_t, w_t, orientation)[1]
+
+            # The comb resolves an axis's scale only to about a fifth of a
+            # tile over the axis's extent (its lines are a few FFT bins
+            # apart on a screen a few tiles across), while the fold needs
+            # the far edge within a few pixels, and the phase peak is that
+            # narrow: scan each axis over the comb's uncertainty first.
+            for axis in (0, 1):
+                extent = min(max(float(np.ptp(mapped[:, axis])), 1.0), float(MAX_SCREEN_SIDE))
+                step, span = AXIS_SCAN_EDGE_PX / extent, AXIS_SCAN_TILES * TILE / extent
+                best_v = params
+                for d in np.arange(step, span + 1e-9, step):
+                    for signed in (d, -d):
+                        v = params.copy()
+                        v[axis] = signed
+                        b = trial_score(v)
+                        if b > trial_best:
+                            trial_best, best_v = b, v
+                if best_v is not params:
+                    params = best_v
+                    geometry = variant(params)
+            # Then hill-climb, coarse to fine: scale steps of 1 %, 0.5 %,
+            # 0.25 %; perspective steps that change the scale at the edge by
+            # twice as much.
             for step in REFINE_STEPS:
                 steps = np.array([step, step, 2 * step / half, 2 * step / half])
                 for _ in range(REFINE_ROUNDS):
@@ -383,20 +423,9 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                         for sign in (1.0, -1.0):
                             v = params.copy()
                             v[axis] += sign * steps[axis]
-                            trial = _Geometry(
-                                f"{base.name}~refined",
-                                correction(v) @ base.to_screen,
-                                base.scale / np.exp(0.5 * (v[0] + v[1])),
-                                base.quad,
-                                base.photo,
-                                base.region,
-                            )
-                            warp = frame @ correction(v) @ np.linalg.inv(frame)
-                            res_t = cv2.warpPerspective(residual, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                            w_t = cv2.warpPerspective(weight, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                            _, b = rank(res_t, w_t, orientation)
+                            b = trial_score(v)
                             if b > trial_best:
-                                trial_best, geometry, params = b, trial, v
+                                trial_best, geometry, params = b, variant(v), v
                                 moved = True
                                 break
                     if not moved:
