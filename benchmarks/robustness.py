@@ -771,7 +771,8 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     d = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / d
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The interval contains p; clamp so float rounding at p = 0 or 1 cannot put it outside.
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -1048,7 +1049,7 @@ def plot_sweep(sweep: str, pts: Sequence[tuple[float, dict[str, Any]]], imp: dic
     rate = np.array([s["trace_exact_rate"] for _, s in pts])
     ci = np.array([s["trace_exact_ci95"] for _, s in pts])
     oracle = [s["oracle_exact_rate"] for _, s in pts]
-    ax.errorbar(xs, rate, yerr=[rate - ci[:, 0], ci[:, 1] - rate], fmt="o-", color="tab:blue", capsize=3,
+    ax.errorbar(xs, rate, yerr=np.clip([rate - ci[:, 0], ci[:, 1] - rate], 0.0, None), fmt="o-", color="tab:blue", capsize=3,
                 label=f"leaktrace, traced (n={n}, 95% CI)")
     ax.plot(xs, oracle, "s--", color="tab:blue", alpha=0.6, label=f"leaktrace, oracle geometry (n={n})")
     ax_ber.plot(xs, [np.nan if s["oracle_ber_mean"] is None else s["oracle_ber_mean"] for _, s in pts], "o-",

@@ -60,3 +60,14 @@ def test_unmarked_messenger_screenshot_is_not_attributed(screen, key):
     result = tracer.trace(leak.image, key)
     assert not result.found
     assert result.payload is None
+
+
+def test_wilson_interval_contains_the_observed_rate():
+    # At k = n the upper bound computed in floats fell just below 1, and the
+    # sweep plot's error bars went negative and aborted a full run.
+    from benchmarks.robustness import wilson
+
+    for n in range(1, 60):
+        for k in range(n + 1):
+            lo, hi = wilson(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0
