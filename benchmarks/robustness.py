@@ -1235,7 +1235,11 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / f"recovery_vs_{sweep}.png"
         pts = sweep_summaries(records, sweep, peer_names, threshold)
         if pts:
-            plot_sweep(sweep, pts, imp, peer_names, path)
+            try:
+                plot_sweep(sweep, pts, imp, peer_names, path)
+            except Exception as exc:  # a plot must not lose a run's results: say so and go on
+                _log(_red(f"plot {path.name} failed: {_error(exc)}", color))
+                continue
             plots.append(path.name)
     if leaks:
         contact_sheet(leaks, args.out / "contact_sheet.png", thumb=480)
