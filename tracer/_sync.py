@@ -25,12 +25,12 @@ from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
 __all__ = ["comb_search", "find_screen_quad", "rectify_from_lines"]
 
 
-DARK_OPENING_FRACTION = 0.2
-"""Opening size for dark screens, as a fraction of the photo's short side: wider than a monitor stand's neck."""
+DARK_OPENING_FRACTION = 0.25
+"""Opening size for a dark region, as a fraction of its width: wider than a monitor stand's neck."""
 
 
 def find_screen_quad(
-    rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.08, dark: bool = False
+    rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.02, dark: bool = False
 ) -> NDArray[np.float64] | None:
     """Corners (TL, TR, BR, BL; (x, y) input pixels) of a screen in a photo, or None.
 
@@ -52,40 +52,46 @@ def find_screen_quad(
     polarity = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
     _, binary = cv2.threshold(small, 0, 255, polarity + cv2.THRESH_OTSU)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-    outline = binary
-    if dark:
-        # Glare on a dark screen is a bright hole in it: fill holes first.
-        raw, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        binary = cv2.drawContours(np.zeros_like(binary), raw, -1, 255, thickness=cv2.FILLED)
-        side = max(3, int(DARK_OPENING_FRACTION * min(small.shape)) | 1)
-        outline = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
-    contours, _ = cv2.findContours(outline, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     area_total = small.shape[0] * small.shape[1]
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contours = sorted(contours, key=cv2.contourArea, reverse=True)[:3]
+    # (outline to test for four sides, boundary to fit the sides to)
+    candidates = [(c, c) for c in contours]
+    if dark:
+        # Each dark region is opened with a horizontal bar a quarter of its
+        # width: the stand's neck (narrower) drops off, while every row of
+        # the screen that glare does not cut survives, so the hull below
+        # still spans the screen even where glare bites into it from an
+        # edge. The sides are fitted to the unopened boundary; the stand's
+        # points and glare's lie far from every side and drop out of the fit.
+        candidates = []
+        for region in contours:
+            mask = cv2.drawContours(np.zeros_like(binary), [region], -1, 255, thickness=cv2.FILLED)
+            side = max(3, int(DARK_OPENING_FRACTION * cv2.boundingRect(region)[2]))
+            opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (side, 1)))
+            parts, _ = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            if parts:
+                candidates.append((max(parts, key=cv2.contourArea), region))
     best = None
-    for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:3]:
-        area = cv2.contourArea(contour)
+    for outline, boundary in candidates:
+        area = cv2.contourArea(outline)
         if area < min_area_fraction * area_total or area > 0.97 * area_total:
             continue
-        hull = cv2.convexHull(contour)
+        hull = cv2.convexHull(outline)
         approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
         if len(approx) != 4 or not cv2.isContourConvex(approx):
             continue
-        if area < 0.85 * cv2.contourArea(approx):
-            continue  # not a filled quadrilateral
-        best = (contour, approx.reshape(4, 2).astype(np.float64))
+        if area < (0.6 if dark else 0.85) * cv2.contourArea(approx):
+            continue  # not a filled quadrilateral (a dark one may have glare bitten out of it)
+        corners = _order_corners(approx.reshape(4, 2).astype(np.float64))
+        touching = (corners[:, 0] <= 2) | (corners[:, 0] >= small.shape[1] - 3) | (corners[:, 1] <= 2) | (corners[:, 1] >= small.shape[0] - 3)
+        if touching.sum() >= 3:
+            continue  # the frame itself (a screenshot), or a floor or wall running off it
+        best = (boundary, corners)
         break
     if best is None:
         return None
-    contour, corners = best
-    quad = _order_corners(corners)
-    touching = (quad[:, 0] <= 2) | (quad[:, 0] >= small.shape[1] - 3) | (quad[:, 1] <= 2) | (quad[:, 1] >= small.shape[0] - 3)
-    if touching.sum() >= 3:
-        return None
-    if dark:
-        # Fit the sides to the unopened region's boundary (the opening rounds
-        # corners); the stand's points lie far from every side and drop out.
-        raw, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        contour = max(raw, key=lambda c: cv2.pointPolygonTest(c, tuple(float(v) for v in quad.mean(axis=0)), False))
+    contour, quad = best
     refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
     return (refined + 0.5) * factor - 0.5
 

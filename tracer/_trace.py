@@ -134,7 +134,7 @@ SMALL_INPUT_COMB_CANDIDATES = 6
 AXIS_SCAN_TILES = 0.2
 """Per-axis scale scan half-width before refinement: this many tiles over the axis's extent (the comb's resolution)."""
 AXIS_SCAN_EDGE_PX = 6.0
-"""Scan step: the scale change that moves the far edge by this many screen pixels."""
+"""Scan step: the scale change that moves the far edge by this many screen pixels (the phase peak is about +-8 px wide at the edge)."""
 MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
 """Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
 QUAD_COMB_CANDIDATES = 4
@@ -348,17 +348,25 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         nonlocal total_checks, decodes, best_score, found
         t = time.perf_counter()
         queue, best_here, out_hom, field = evaluate(geometry) if evaluated is None else evaluated
-        if refine and REFINE_ABOVE <= best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
+        if refine and (REFINE_ABOVE <= best_here or refine == "always") and best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
             # A scale measured from the spectrum is good to a few tenths of a
             # percent and a quadrilateral's corners to a few pixels; over a
             # 2000 px screen either smears the fold. Hill-climb each axis's
-            # scale and the two perspective terms (about the screen centre)
-            # on the phase-peak strength, in the orientation that won.
+            # scale, the two perspective terms and the two shears (a bezel's
+            # outline or a vanishing-point fit can be a fraction of a degree
+            # off the screen's axes), about the screen centre, on the
+            # phase-peak strength, in the orientation that won.
             # Trials warp the base geometry's content-suppressed residual by
             # the small correction (the content suppression, the costly
             # part, is nearly invariant to a 1 % warp); the winner is then
             # resampled from the input and suppressed afresh for decoding.
-            orientation = [(queue[0][2], queue[0][3])]
+            # A weak first peak may sit in a noise orientation: the scan
+            # also tries the upright one (a photographed screen is usually
+            # upright once EXIF orientation is applied), and all eight below
+            # REFINE_ABOVE; the climb follows only if the scan found a peak
+            # worth it, in the orientation that won.
+            winner = [(queue[0][2], queue[0][3])]
+            orientation = list(dict.fromkeys([*winner, (0, False)])) if best_here >= REFINE_ABOVE else _DIHEDRAL
             residual, weight = field
             size = (residual.shape[1], residual.shape[0])
             frame = out_hom @ np.linalg.inv(geometry.to_screen)  # screen -> base output pixels
@@ -371,10 +379,10 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
             cx, cy = mapped.mean(axis=0)
             half = max(float(np.ptp(mapped[:, 0])), float(np.ptp(mapped[:, 1])), 1.0) / 2
             centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], dtype=np.float64)
-            params = np.zeros(4)
+            params = np.zeros(6)  # log scale x, y; perspective x, y; shear x, y (about the screen centre)
 
             def correction(v: NDArray[np.float64]) -> NDArray[np.float64]:
-                m = np.array([[np.exp(v[0]), 0, 0], [0, np.exp(v[1]), 0], [v[2], v[3], 1.0]])
+                m = np.array([[np.exp(v[0]), v[4], 0], [v[5], np.exp(v[1]), 0], [v[2], v[3], 1.0]])
                 return np.linalg.inv(centre) @ m @ centre
 
             def variant(v: NDArray[np.float64]) -> _Geometry:
@@ -391,7 +399,10 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                 warp = frame @ correction(v) @ np.linalg.inv(frame)
                 res_t = cv2.warpPerspective(residual, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                 w_t = cv2.warpPerspective(weight, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                return rank(res_t, w_t, orientation)[1]
+                q, b = rank(res_t, w_t, orientation)
+                if q and b > trial_best:
+                    winner[:] = [(q[0][2], q[0][3])]
+                return b
 
             # The comb resolves an axis's scale only to about a fifth of a
             # tile over the axis's extent (its lines are a few FFT bins
@@ -412,14 +423,15 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                 if best_v is not params:
                     params = best_v
                     geometry = variant(params)
-            # Then hill-climb, coarse to fine: scale steps of 1 %, 0.5 %,
-            # 0.25 %; perspective steps that change the scale at the edge by
-            # twice as much.
-            for step in REFINE_STEPS:
-                steps = np.array([step, step, 2 * step / half, 2 * step / half])
+            # Then hill-climb, coarse to fine: scale and shear steps of 1 %,
+            # 0.5 %, 0.25 %; perspective steps that change the scale at the
+            # edge by twice as much.
+            orientation = list(winner)
+            for step in REFINE_STEPS if REFINE_ABOVE <= trial_best < REFINE_BELOW else ():
+                steps = np.array([step, step, 2 * step / half, 2 * step / half, step, step])
                 for _ in range(REFINE_ROUNDS):
                     moved = False
-                    for axis in range(4):
+                    for axis in range(len(params)):
                         for sign in (1.0, -1.0):
                             v = params.copy()
                             v[axis] += sign * steps[axis]
@@ -428,8 +440,10 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                                 trial_best, geometry, params = b, variant(v), v
                                 moved = True
                                 break
-                    if not moved:
+                    if not moved or trial_best >= REFINE_BELOW:
                         break
+                if trial_best >= REFINE_BELOW:
+                    break  # as clear as a geometry that needs no refinement
             if params.any():
                 queue, best_here, out_hom, _ = evaluate(geometry)
         best_score = max(best_score, best_here)
@@ -470,8 +484,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         rect, rect_hom, shrink = _rectify_quad(y, quad)
         base = _Geometry(name, rect_hom, 1.0 / shrink, quad, True)
         quad_width = float(rect.shape[1])
-        for geometry in _comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width):
-            if attempt(geometry, refine=True):
+        for i, geometry in enumerate(_comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width)):
+            if attempt(geometry, refine="always" if i == 0 else True):
                 return True
         # Seen steeply off-axis, a side's foreshortening makes the
         # rectangle's side lengths a poor guide to its aspect (and a
