@@ -128,9 +128,9 @@ REFINE_ABOVE = 4.5
 """Below this the geometry is most likely wrong (the field's own maxima reach about 4): no refinement."""
 REFINE_STEPS = (0.01, 0.005, 0.0025)
 REFINE_ROUNDS = 4
-SMALL_INPUT_PIXELS = 2_000_000
-SMALL_INPUT_COMB_CANDIDATES = 6
-"""An input of at most SMALL_INPUT_PIXELS has this many whole-image comb candidates ranked by phase peak."""
+FEW_TILES = 24
+FEW_TILES_COMB_CANDIDATES = 6
+"""An input holding at most FEW_TILES tiles at the comb's best scale has this many candidates ranked by phase peak."""
 AXIS_SCAN_TILES = 0.2
 """Per-axis scale scan half-width before refinement: this many tiles over the axis's extent (the comb's resolution)."""
 AXIS_SCAN_EDGE_PX = 6.0
@@ -366,7 +366,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
             # REFINE_ABOVE; the climb follows only if the scan found a peak
             # worth it, in the orientation that won.
             winner = [(queue[0][2], queue[0][3])]
-            orientation = list(dict.fromkeys([*winner, (0, False)])) if best_here >= REFINE_ABOVE else _DIHEDRAL
+            scan_orientations = list(dict.fromkeys([*winner, (0, False)])) if best_here >= REFINE_ABOVE else _DIHEDRAL
+            orientation = list(winner)
             residual, weight = field
             size = (residual.shape[1], residual.shape[0])
             frame = out_hom @ np.linalg.inv(geometry.to_screen)  # screen -> base output pixels
@@ -404,46 +405,57 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                     winner[:] = [(q[0][2], q[0][3])]
                 return b
 
-            # The comb resolves an axis's scale only to about a fifth of a
-            # tile over the axis's extent (its lines are a few FFT bins
-            # apart on a screen a few tiles across), while the fold needs
-            # the far edge within a few pixels, and the phase peak is that
-            # narrow: scan each axis over the comb's uncertainty first.
-            for axis in (0, 1):
-                extent = min(max(float(np.ptp(mapped[:, axis])), 1.0), float(MAX_SCREEN_SIDE))
-                step, span = AXIS_SCAN_EDGE_PX / extent, AXIS_SCAN_TILES * TILE / extent
-                best_v = params
-                for d in np.arange(step, span + 1e-9, step):
-                    for signed in (d, -d):
-                        v = params.copy()
-                        v[axis] = signed
-                        b = trial_score(v)
-                        if b > trial_best:
-                            trial_best, best_v = b, v
-                if best_v is not params:
-                    params = best_v
-                    geometry = variant(params)
-            # Then hill-climb, coarse to fine: scale and shear steps of 1 %,
-            # 0.5 %, 0.25 %; perspective steps that change the scale at the
-            # edge by twice as much.
-            orientation = list(winner)
-            for step in REFINE_STEPS if REFINE_ABOVE <= trial_best < REFINE_BELOW else ():
-                steps = np.array([step, step, 2 * step / half, 2 * step / half, step, step])
-                for _ in range(REFINE_ROUNDS):
-                    moved = False
-                    for axis in range(len(params)):
-                        for sign in (1.0, -1.0):
+            def climb() -> None:
+                """Hill-climb, coarse to fine: scale and shear steps of 1 %, 0.5 %,
+                0.25 %; perspective steps that change the scale at the edge by
+                twice as much; first improvement wins."""
+                nonlocal trial_best, geometry, params
+                for step in REFINE_STEPS:
+                    steps = np.array([step, step, 2 * step / half, 2 * step / half, step, step])
+                    for _ in range(REFINE_ROUNDS):
+                        moved = False
+                        for axis in range(len(params)):
+                            for sign in (1.0, -1.0):
+                                v = params.copy()
+                                v[axis] += sign * steps[axis]
+                                b = trial_score(v)
+                                if b > trial_best:
+                                    trial_best, geometry, params = b, variant(v), v
+                                    moved = True
+                                    break
+                        if not moved or trial_best >= REFINE_BELOW:
+                            break
+                    if trial_best >= REFINE_BELOW:
+                        return  # as clear as a geometry that needs no refinement
+
+            if best_here >= REFINE_ABOVE:
+                orientation = list(winner)
+                climb()
+            if trial_best < REFINE_BELOW:
+                # Still unclear. The comb resolves an axis's scale only to
+                # about a fifth of a tile over the axis's extent (its lines
+                # are a few FFT bins apart on a screen a few tiles across),
+                # while the phase peak is about a percent wide: the climb may
+                # have started outside it. Scan each axis over the comb's
+                # uncertainty, then climb again from the best point.
+                orientation = scan_orientations
+                for axis in (0, 1):
+                    extent = min(max(float(np.ptp(mapped[:, axis])), 1.0), float(MAX_SCREEN_SIDE))
+                    step, span = AXIS_SCAN_EDGE_PX / extent, AXIS_SCAN_TILES * TILE / extent
+                    best_v, centre_v = params, params[axis]
+                    for d in np.arange(step, span + 1e-9, step):
+                        for signed in (d, -d):
                             v = params.copy()
-                            v[axis] += sign * steps[axis]
+                            v[axis] = centre_v + signed
                             b = trial_score(v)
                             if b > trial_best:
-                                trial_best, geometry, params = b, variant(v), v
-                                moved = True
-                                break
-                    if not moved or trial_best >= REFINE_BELOW:
-                        break
-                if trial_best >= REFINE_BELOW:
-                    break  # as clear as a geometry that needs no refinement
+                                trial_best, best_v = b, v
+                    if best_v is not params:
+                        params = best_v
+                        geometry = variant(params)
+                orientation = list(winner)
+                if REFINE_ABOVE <= trial_best < REFINE_BELOW:
+                    climb()
             if params.any():
                 queue, best_here, out_hom, _ = evaluate(geometry)
         best_score = max(best_score, best_here)
@@ -526,13 +538,15 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                     break
     if not done:
         t = time.perf_counter()
-        # A screenshot is rescaled isotropically. A small one holds few
-        # tiles, so its comb is noisy (content near DC competes) but each
-        # geometry is cheap to fold: rank more of the comb's candidates by
-        # their phase peak before refining and decoding.
-        small = y.size <= SMALL_INPUT_PIXELS
+        # A screenshot is rescaled isotropically. One that holds few tiles
+        # (by the comb's own best guess) has a noisy comb (content near DC
+        # competes) but each geometry is cheap to fold: rank more of the
+        # comb's candidates by their phase peak before refining and decoding.
         whole = _Geometry("whole-image", None, 1.0, None, False)
-        geometries = _comb_geometries(y, whole, SMALL_INPUT_COMB_CANDIDATES if small else 2, (1.0, 1.0))
+        geometries = _comb_geometries(y, whole, FEW_TILES_COMB_CANDIDATES, (1.0, 1.0))
+        small = bool(geometries) and y.size / geometries[0].scale**2 <= FEW_TILES * TILE * TILE
+        if not small:
+            geometries = geometries[:2]
         timings["comb_s"] = time.perf_counter() - t
         pending: list[tuple[_Geometry, Any]] = [(g, None) for g in geometries]
         if small:
