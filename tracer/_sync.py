@@ -176,9 +176,14 @@ def _whitened_spectrum(img: NDArray[np.float32]) -> NDArray[np.float32]:
     log_power = np.log(power + 1e-12 * float(power.mean()) + 1e-30)
     background = np.exp(cv2.GaussianBlur(log_power, (0, 0), 6.0))
     # exp(mean log) of an exponential variable is e^-gamma of its mean
-    return np.minimum(power / (background / 0.5615), 30.0)
+    return np.minimum(power / (background / 0.5615), COMB_CLIP)
 
 
+COMB_CLIP = 6.0
+"""Cap on a whitened spectral bin in the comb score. The mark is invisible by
+design, so its comb lines stand only a few times above the local spectrum; a
+far stronger line is something else - above all the moire of the display's
+own pixel grid, itself a lattice that a comb at another scale can match."""
 MIN_COMB_TILES = 2.0
 """Fewest tiles (by area) the analysed window must hold at a candidate scale."""
 
