@@ -306,8 +306,8 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     (4) when the content's straight lines show perspective (a photo whose
     border is cut off), their vanishing points' rectification and the comb;
     (5) the whole input at the comb's isotropic scale (a rescaled
-    screenshot; for a small input, more comb candidates, ranked by phase
-    peak). Each
+    screenshot; when it holds few tiles, more comb candidates, ranked by
+    phase peak). Each
     geometry is resampled to screen pixels, content suppressed and folded; the folded tile is tried in the eight quarter-turn
     and mirror orientations; the strongest phase peaks over all of these are
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
@@ -344,27 +344,31 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         queue, best = rank(residual, weight, orientations)
         return queue, best, out_hom, (residual, weight)
 
-    def attempt(geometry: _Geometry, refine: bool = False, evaluated: tuple[Any, ...] | None = None) -> bool:
+    def attempt(
+        geometry: _Geometry, refine: bool = False, refine_weak: bool = False, evaluated: tuple[Any, ...] | None = None
+    ) -> bool:
+        """Evaluate (or take ``evaluated``), refine if asked and unclear, decode the best peaks; True on a keyed match.
+
+        ``refine_weak`` refines even below REFINE_ABOVE (a geometry known to
+        be about right, whose peak may still be at the noise floor).
+        """
         nonlocal total_checks, decodes, best_score, found
         t = time.perf_counter()
         queue, best_here, out_hom, field = evaluate(geometry) if evaluated is None else evaluated
-        if refine and (REFINE_ABOVE <= best_here or refine == "always") and best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
+        if refine and (best_here >= REFINE_ABOVE or refine_weak) and best_here < REFINE_BELOW and geometry.to_screen is not None and queue:
             # A scale measured from the spectrum is good to a few tenths of a
             # percent and a quadrilateral's corners to a few pixels; over a
-            # 2000 px screen either smears the fold. Hill-climb each axis's
-            # scale, the two perspective terms and the two shears (a bezel's
-            # outline or a vanishing-point fit can be a fraction of a degree
-            # off the screen's axes), about the screen centre, on the
-            # phase-peak strength, in the orientation that won.
-            # Trials warp the base geometry's content-suppressed residual by
-            # the small correction (the content suppression, the costly
-            # part, is nearly invariant to a 1 % warp); the winner is then
-            # resampled from the input and suppressed afresh for decoding.
-            # A weak first peak may sit in a noise orientation: the scan
-            # also tries the upright one (a photographed screen is usually
-            # upright once EXIF orientation is applied), and all eight below
-            # REFINE_ABOVE; the climb follows only if the scan found a peak
-            # worth it, in the orientation that won.
+            # 2000 px screen either smears the fold. Refine, about the screen
+            # centre, each axis's scale, the two perspective terms and the
+            # two shears (a bezel's outline or a vanishing-point fit can be a
+            # fraction of a degree off the screen's axes) on the phase-peak
+            # strength. Trials warp the base geometry's content-suppressed
+            # residual (the suppression, the costly part, is nearly
+            # invariant to a 1 % warp); the winner is resampled from the
+            # input and suppressed afresh for decoding. A weak first peak may
+            # sit in a noise orientation, so the axis scan below also tries
+            # the upright one (a photographed screen is usually upright once
+            # EXIF orientation is applied), or all eight below REFINE_ABOVE.
             winner = [(queue[0][2], queue[0][3])]
             scan_orientations = list(dict.fromkeys([*winner, (0, False)])) if best_here >= REFINE_ABOVE else _DIHEDRAL
             orientation = list(winner)
@@ -429,7 +433,6 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                         return  # as clear as a geometry that needs no refinement
 
             if best_here >= REFINE_ABOVE:
-                orientation = list(winner)
                 climb()
             if trial_best < REFINE_BELOW:
                 # Still unclear. The comb resolves an axis's scale only to
@@ -487,17 +490,13 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         as_is = _Geometry("as-is", np.eye(3), 1.0, None, False, np.minimum(box, [w_img, h_img]))
     else:
         as_is = _Geometry("as-is", None, 1.0, None, False)
-    # A visible bezel means a photo: its quadrilateral goes first. Otherwise
-    # (or if it does not decode) the input as it is: a screenshot.
-    t = time.perf_counter()
-    quad = find_screen_quad(rgb)
-    timings["quad_s"] = time.perf_counter() - t
     def attempt_quad(quad: NDArray[np.float64], name: str) -> bool:
+        """Rectify a screen outline and try the comb's scales; the best one is refined even when weak."""
         rect, rect_hom, shrink = _rectify_quad(y, quad)
         base = _Geometry(name, rect_hom, 1.0 / shrink, quad, True)
         quad_width = float(rect.shape[1])
         for i, geometry in enumerate(_comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width)):
-            if attempt(geometry, refine="always" if i == 0 else True):
+            if attempt(geometry, refine=True, refine_weak=i == 0):
                 return True
         # Seen steeply off-axis, a side's foreshortening makes the
         # rectangle's side lengths a poor guide to its aspect (and a
@@ -509,6 +508,11 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
                 return True
         return False
 
+    # A visible bezel means a photo: its quadrilateral goes first. Otherwise
+    # (or if it does not decode) the input as it is: a screenshot.
+    t = time.perf_counter()
+    quad = find_screen_quad(rgb)
+    timings["quad_s"] = time.perf_counter() - t
     done = False
     if quad is not None:
         done = attempt_quad(quad, "screen-quad")
