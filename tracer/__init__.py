@@ -1,8 +1,15 @@
-"""leaktrace.tracer: find who displayed a leaked screen, from a photo or screenshot of it."""
+"""leaktrace.tracer: find who displayed a leaked screen, from a photo or screenshot of it.
+
+>>> import tracer
+>>> 'trace' in tracer.__all__
+True
+"""
 
 from __future__ import annotations
 
-from ._load import DEFAULT_MAX_PIXELS, ImageLoadError, LoadedImage, load_image
-from ._trace import Hypothesis, TraceResult, trace
+from watermark import DEFAULT_MAX_PIXELS, ImageLoadError, LeaktraceError, LoadedImage, load_image
 
-__all__ = ["DEFAULT_MAX_PIXELS", "Hypothesis", "ImageLoadError", "LoadedImage", "TraceResult", "load_image", "trace"]
+from ._result import Hypothesis, TraceResult
+from ._trace import trace
+
+__all__ = ["DEFAULT_MAX_PIXELS", "Hypothesis", "ImageLoadError", "LeaktraceError", "LoadedImage", "TraceResult", "load_image", "trace"]

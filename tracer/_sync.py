@@ -19,8 +19,7 @@ import numpy as np
 import scipy.ndimage
 from numpy.typing import NDArray
 
-from watermark._extract import suppress_content
-from watermark._pattern import N_SLOTS, TILE, coefficients_to_tile
+from watermark.decoding import N_SLOTS, TILE, coefficients_to_tile, suppress_content
 
 __all__ = ["comb_search", "find_screen_quad", "rectify_from_lines"]
 

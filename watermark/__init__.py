@@ -7,11 +7,23 @@ True
 
 from __future__ import annotations
 
-from ._embed import DEFAULT_RMS, embed, overlay, pattern_tile
-from ._errors import ImageError, KeyFileError, PayloadError, WatermarkError
+from . import decoding
+from ._embed import DEFAULT_RMS, clear_caches, embed, overlay, pattern_tile
+from ._errors import (
+    ImageError,
+    ImageLoadError,
+    KeyFileError,
+    KeyMaterialError,
+    LeaktraceError,
+    OptionError,
+    OptionTypeError,
+    PayloadError,
+    WatermarkError,
+)
 from ._extract import ExtractResult, extract
 from ._key import Key
-from ._payload import FALSE_PAYLOAD_PROBABILITY_PER_DECODE, Payload
+from ._load import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from ._payload import EARLIEST_TIMESTAMP, FALSE_PAYLOAD_PROBABILITY_PER_DECODE, LATEST_TIMESTAMP, Payload
 from ._visible import (
     DEFAULT_VISIBLE_LABEL,
     visible_mark,
@@ -24,18 +36,30 @@ from ._visible import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "DEFAULT_RMS",
     "DEFAULT_VISIBLE_LABEL",
+    "EARLIEST_TIMESTAMP",
     "ExtractResult",
     "FALSE_PAYLOAD_PROBABILITY_PER_DECODE",
     "ImageError",
+    "ImageLoadError",
     "Key",
+    "LoadedImage",
     "KeyFileError",
+    "KeyMaterialError",
+    "LATEST_TIMESTAMP",
+    "LeaktraceError",
+    "OptionError",
+    "OptionTypeError",
     "Payload",
     "PayloadError",
     "WatermarkError",
+    "clear_caches",
+    "decoding",
     "embed",
     "extract",
+    "load_image",
     "overlay",
     "pattern_tile",
     "visible_mark",

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import ImageError
+from ._errors import ImageError, OptionError, OptionTypeError
 from ._image import as_rgb_uint8
 from ._key import Key
-from ._pattern import N_SLOTS, TILE, coefficients_to_tile, slot_layout
+from ._pattern import N_SLOTS, TILE, bit_band_patterns, coefficients_to_tile, slot_layout
 from ._payload import Payload, encode_payload
 
 __all__ = ["embed", "overlay", "pattern_tile", "DEFAULT_RMS", "WHITE_HEADROOM"]
@@ -40,7 +40,7 @@ _MAX_STRENGTH = 8.0
 
 def _check_strength(strength: float) -> float:
     if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not 0.0 < float(strength) <= _MAX_STRENGTH:
-        raise ValueError(f"strength must be a number in (0, {_MAX_STRENGTH}], got {strength!r}")
+        raise OptionError(f"strength must be a number in (0, {_MAX_STRENGTH}], got {strength!r}", name="strength", value=strength)
     return float(strength)
 
 
@@ -83,6 +83,19 @@ def _frame_parts(payload: Payload, key: Key, strength: float, height: int, width
         parts.append(cv2.merge([np.clip(frame, 0, 255).astype(np.uint8)] * 3))
         parts.append(cv2.merge([np.clip(-frame, 0, 255).astype(np.uint8)] * 3))
     return tuple(parts)
+
+
+def clear_caches() -> None:
+    """Forget every cached pattern (tiles, tiled frames, keyed slot layouts).
+
+    Patterns are cached per (payload, key, strength) so a viewer stamps each
+    screen with one add; a benchmark that times the uncached path, or a
+    long-running process that rotated its key, calls this.
+
+    >>> clear_caches()
+    """
+    for cached in (pattern_tile, _integer_tile, _frame_parts, slot_layout, bit_band_patterns):
+        cached.cache_clear()
 
 
 _HEADROOM_LUT = np.minimum(np.arange(256), 255 - WHITE_HEADROOM).astype(np.uint8)
@@ -141,9 +154,9 @@ def embed(image: Any, payload: Payload, key: Key, *, strength: float = 1.0) -> A
     ((512, 512, 3), dtype('uint8'))
     """
     if not isinstance(payload, Payload):
-        raise TypeError(f"payload must be a watermark.Payload, got {type(payload).__name__}")
+        raise OptionTypeError(f"payload must be a watermark.Payload, got {type(payload).__name__}", name="payload", value=payload)
     if not isinstance(key, Key):
-        raise TypeError(f"key must be a watermark.Key, got {type(key).__name__}")
+        raise OptionTypeError(f"key must be a watermark.Key, got {type(key).__name__}", name="key", value=key)
     strength = _check_strength(strength)
     rgb, _, restore = as_rgb_uint8(image)
     plus, minus, plus_dark, minus_dark = _frame_parts(payload, key, strength, rgb.shape[0], rgb.shape[1])

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.fft
 from numpy.typing import NDArray
 
+from ._errors import OptionTypeError
 from ._image import as_rgb_uint8, luma
 from ._key import Key
 from ._pattern import (
@@ -337,7 +338,7 @@ def extract(image: Any, key: Key) -> ExtractResult:
     True
     """
     if not isinstance(key, Key):
-        raise TypeError(f"key must be a watermark.Key, got {type(key).__name__}")
+        raise OptionTypeError(f"key must be a watermark.Key, got {type(key).__name__}", name="key", value=key)
     t0 = time.perf_counter()
     rgb, _, _ = as_rgb_uint8(image)
     y = luma(rgb)

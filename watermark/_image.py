@@ -42,7 +42,7 @@ def as_rgb_uint8(image: Any, *, name: str = "image") -> tuple[NDArray[np.uint8],
     if not isinstance(image, np.ndarray):
         raise ImageError(f"{name} must be a numpy array or a PIL image, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ImageError(f"{name} must be HxWx3 (RGB) or HxWx4 (RGBA), got shape {image.shape} and dtype {image.dtype}")
+        raise ImageError(f"{name} must be HxWx3 (RGB) or HxWx4 (RGBA), got shape {image.shape} and dtype {image.dtype}", shape=image.shape, dtype=str(image.dtype))
     dtype = image.dtype
     if dtype == np.uint8:
         arr = image
@@ -54,7 +54,7 @@ def as_rgb_uint8(image: Any, *, name: str = "image") -> tuple[NDArray[np.uint8],
             raise ImageError(f"float {name} must hold values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
         arr = np.rint(image * 255.0).astype(np.uint8)
     else:
-        raise ImageError(f"{name} must be uint8 or float in [0, 1], got dtype {dtype}")
+        raise ImageError(f"{name} must be uint8 or float in [0, 1], got dtype {dtype}", dtype=str(dtype))
     rgb, alpha = _split(arr, name)
 
     def restore_array(out: NDArray[np.uint8]) -> Any:
@@ -69,9 +69,9 @@ def as_rgb_uint8(image: Any, *, name: str = "image") -> tuple[NDArray[np.uint8],
 def _split(arr: NDArray[np.uint8], name: str) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
     h, w = arr.shape[:2]
     if h < MIN_SIDE or w < MIN_SIDE:
-        raise ImageError(f"{name} must be at least {MIN_SIDE}x{MIN_SIDE} pixels (one watermark tile), got {w}x{h}")
+        raise ImageError(f"{name} must be at least {MIN_SIDE}x{MIN_SIDE} pixels (one watermark tile), got {w}x{h}", shape=arr.shape)
     if h * w > MAX_PIXELS:
-        raise ImageError(f"{name} has {h * w} pixels, more than the supported {MAX_PIXELS}")
+        raise ImageError(f"{name} has {h * w} pixels, more than the supported {MAX_PIXELS}", shape=arr.shape)
     if arr.shape[2] == 4:
         return np.ascontiguousarray(arr[:, :, :3]), np.ascontiguousarray(arr[:, :, 3])
     return np.ascontiguousarray(arr), None

@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ._errors import KeyFileError
+from ._errors import KeyFileError, KeyMaterialError
 
 __all__ = ["Key"]
 
@@ -49,7 +49,7 @@ class Key:
     def __init__(self, secret: bytes) -> None:
         if not isinstance(secret, (bytes, bytearray)) or len(secret) != _KEY_BYTES:
             got = f"{len(secret)} bytes" if isinstance(secret, (bytes, bytearray)) else type(secret).__name__
-            raise KeyFileError(f"a key is exactly {_KEY_BYTES} bytes, got {got}")
+            raise KeyMaterialError(f"a key is exactly {_KEY_BYTES} bytes, got {got}", value=got)
         self._secret = bytes(secret)
 
     @classmethod
@@ -71,25 +71,31 @@ class Key:
         try:
             text = path.read_text(encoding="ascii")
         except FileNotFoundError:
-            raise KeyFileError(f"key file {str(path)!r} does not exist") from None
+            raise KeyFileError(f"key file {str(path)!r} does not exist", path=str(path), reason="does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise KeyFileError(f"key file {str(path)!r} cannot be read: {exc}") from None
+            raise KeyFileError(f"key file {str(path)!r} cannot be read: {exc}", path=str(path), reason=f"cannot be read: {exc}") from None
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
         if len(lines) != 2 or lines[0] != _HEADER:
             raise KeyFileError(
                 f"key file {str(path)!r} is malformed: expected a '{_HEADER}' line and one line of "
-                f"{2 * _KEY_BYTES} hex digits"
+                f"{2 * _KEY_BYTES} hex digits",
+                path=str(path),
+                reason="malformed",
             )
         hexdigits = lines[1]
         if len(hexdigits) != 2 * _KEY_BYTES:
             raise KeyFileError(
                 f"key file {str(path)!r} is truncated or malformed: the key line has {len(hexdigits)} "
-                f"characters, expected {2 * _KEY_BYTES} hex digits"
+                f"characters, expected {2 * _KEY_BYTES} hex digits",
+                path=str(path),
+                reason="truncated or malformed",
             )
         try:
             secret = bytes.fromhex(hexdigits)
         except ValueError:
-            raise KeyFileError(f"key file {str(path)!r} is malformed: the key line is not hexadecimal") from None
+            raise KeyFileError(
+                f"key file {str(path)!r} is malformed: the key line is not hexadecimal", path=str(path), reason="not hexadecimal"
+            ) from None
         return cls(secret)
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
@@ -105,9 +111,13 @@ class Key:
         try:
             fd = os.open(path, flags, 0o600)
         except FileExistsError:
-            raise KeyFileError(f"key file {str(path)!r} exists; pass overwrite=True to replace it") from None
+            raise KeyFileError(
+                f"key file {str(path)!r} exists; pass overwrite=True to replace it", path=str(path), reason="exists"
+            ) from None
         except OSError as exc:
-            raise KeyFileError(f"key file {str(path)!r} cannot be written: {exc}") from None
+            raise KeyFileError(
+                f"key file {str(path)!r} cannot be written: {exc}", path=str(path), reason=f"cannot be written: {exc}"
+            ) from None
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(f"# leaktrace watermark key, fingerprint {self.fingerprint}. Keep secret.\n")

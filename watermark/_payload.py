@@ -24,7 +24,7 @@ import reedsolo
 from numpy.typing import NDArray
 
 from ._ecc import coded_length, conv_decode, conv_encode
-from ._errors import PayloadError
+from ._errors import OptionError, PayloadError
 from ._key import Key
 
 __all__ = [
@@ -34,12 +34,19 @@ __all__ = [
     "decode_soft_bits",
     "CHANNEL_BITS",
     "MAC_BITS",
+    "MAX_MAC_CHECKS_PER_DECODE",
     "FALSE_PAYLOAD_PROBABILITY_PER_DECODE",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
 ]
 
 FORMAT_VERSION = 1
-EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2100, 12, 31, 23, 59, tzinfo=timezone.utc)
+EARLIEST_TIMESTAMP = datetime(2020, 1, 1, tzinfo=timezone.utc)
+"""The payload's time field counts minutes from here: the earliest time a mark can carry."""
+LATEST_TIMESTAMP = datetime(2100, 12, 31, 23, 59, tzinfo=timezone.utc)
+"""The latest time a mark can carry (the 26-bit minute field reaches further; this is the accepted range)."""
+EPOCH = EARLIEST_TIMESTAMP
+LATEST = LATEST_TIMESTAMP
 _PAYLOAD_BYTES = 8
 _MAC_BYTES = 5
 _RS_NSYM = 4
@@ -47,8 +54,12 @@ MAC_BITS = 8 * _MAC_BYTES
 _MESSAGE_BYTES = _PAYLOAD_BYTES + _MAC_BYTES
 _CODEWORD_BYTES = _MESSAGE_BYTES + _RS_NSYM
 CHANNEL_BITS = coded_length(8 * _CODEWORD_BYTES)  # 284
-_MAX_MAC_CHECKS = _RS_NSYM + 1
-FALSE_PAYLOAD_PROBABILITY_PER_DECODE = _MAX_MAC_CHECKS * 2.0**-MAC_BITS
+MAX_MAC_CHECKS_PER_DECODE = _RS_NSYM + 1
+"""Codewords checked against the keyed MAC by one :func:`decode_soft_bits` call, at most.
+
+Reed-Solomon is tried with 0..4 erasures, each returning at most one distinct codeword.
+"""
+FALSE_PAYLOAD_PROBABILITY_PER_DECODE = MAX_MAC_CHECKS_PER_DECODE * 2.0**-MAC_BITS
 _RS = reedsolo.RSCodec(_RS_NSYM)
 
 
@@ -87,11 +98,11 @@ class Payload:
 
     def __post_init__(self) -> None:
         if isinstance(self.viewer_id, bool) or not isinstance(self.viewer_id, (int, np.integer)):
-            raise PayloadError(f"viewer_id must be an int, got {type(self.viewer_id).__name__}")
+            raise PayloadError(f"viewer_id must be an int, got {type(self.viewer_id).__name__}", field="viewer_id", value=self.viewer_id)
         if not 0 <= int(self.viewer_id) <= 2**32 - 1:
-            raise PayloadError(f"viewer_id must be in 0..{2**32 - 1}, got {self.viewer_id}")
+            raise PayloadError(f"viewer_id must be in 0..{2**32 - 1}, got {self.viewer_id}", field="viewer_id", value=self.viewer_id)
         if self.version != FORMAT_VERSION:
-            raise PayloadError(f"payload version must be {FORMAT_VERSION}, got {self.version}")
+            raise PayloadError(f"payload version must be {FORMAT_VERSION}, got {self.version}", field="version", value=self.version)
         object.__setattr__(self, "viewer_id", int(self.viewer_id))
         object.__setattr__(self, "timestamp", _normalize_timestamp(self.timestamp))
 
@@ -135,12 +146,12 @@ def _normalize_timestamp(value: object) -> datetime:
         ts = value.astimezone(timezone.utc)
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         if not np.isfinite(value):
-            raise PayloadError(f"timestamp must be finite, got {value}")
+            raise PayloadError(f"timestamp must be finite, got {value}", field="timestamp", value=value)
         ts = datetime.fromtimestamp(float(value), tz=timezone.utc) if -1e11 < float(value) < 1e11 else None
         if ts is None:
-            raise PayloadError(f"timestamp {value} is outside {EPOCH.isoformat()} .. {LATEST.isoformat()}")
+            raise PayloadError(f"timestamp {value} is outside {EPOCH.isoformat()} .. {LATEST.isoformat()}", field="timestamp", value=value)
     else:
-        raise PayloadError(f"timestamp must be an aware datetime or POSIX seconds, got {type(value).__name__}")
+        raise PayloadError(f"timestamp must be an aware datetime or POSIX seconds, got {type(value).__name__}", field="timestamp", value=value)
     ts = ts.replace(second=0, microsecond=0)
     if not EPOCH <= ts <= LATEST:
         raise PayloadError(
@@ -205,7 +216,7 @@ def decode_soft_bits(soft: NDArray[np.floating], key: Key) -> DecodeOutcome:
     """
     soft = np.asarray(soft, dtype=np.float64)
     if soft.shape != (CHANNEL_BITS,):
-        raise ValueError(f"soft must have shape ({CHANNEL_BITS},), got {soft.shape}")
+        raise OptionError(f"soft must have shape ({CHANNEL_BITS},), got {soft.shape}", name="soft", value=soft.shape)
     if not np.all(np.isfinite(soft)):
         soft = np.nan_to_num(soft, nan=0.0, posinf=0.0, neginf=0.0)
     bits, reliability = conv_decode(soft)

@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape as _xml_escape
 import numpy as np
 from numpy.typing import NDArray
 
+from ._errors import OptionError, OptionTypeError
 from ._image import as_rgb_uint8
 
 __all__ = [
@@ -73,29 +74,29 @@ class _Style:
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        raise OptionTypeError(f"{name} must be a number, got {type(value).__name__}", name=name, value=value)
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise OptionError(f"{name} must be finite, got {value}", name=name, value=value)
     return value
 
 
 def _style(text: Any, opacity: Any, angle: Any, font_size: Any, color: Any, spacing: Any) -> _Style:
     """Validate the shared options; every public function goes through here."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise OptionTypeError(f"text must be a str, got {type(text).__name__}", name="text", value=text)
     lines = tuple(line.strip() for line in text.strip().splitlines() if line.strip())
     if not lines:
-        raise ValueError("text must contain at least one non-blank line")
+        raise OptionError("text must contain at least one non-blank line", name="text", value=text)
     opacity = _number(opacity, "opacity")
     if not 0.0 < opacity <= 1.0:
-        raise ValueError(f"opacity must be in (0, 1], got {opacity}")
+        raise OptionError(f"opacity must be in (0, 1], got {opacity}", name="opacity", value=opacity)
     angle = _number(angle, "angle")
     if not -90.0 <= angle <= 90.0:
-        raise ValueError(f"angle must be in [-90, 90] degrees, got {angle}")
+        raise OptionError(f"angle must be in [-90, 90] degrees, got {angle}", name="angle", value=angle)
     font_size = _number(font_size, "font_size")
     if not 4.0 <= font_size <= _MAX_FONT_SIZE:
-        raise ValueError(f"font_size must be in [4, {_MAX_FONT_SIZE:g}] pixels, got {font_size}")
+        raise OptionError(f"font_size must be in [4, {_MAX_FONT_SIZE:g}] pixels, got {font_size}", name="font_size", value=font_size)
     try:
         rgb = tuple(int(c) for c in color)
         valid = len(rgb) == 3 and all(0 <= c <= 255 for c in rgb) and all(
@@ -104,10 +105,10 @@ def _style(text: Any, opacity: Any, angle: Any, font_size: Any, color: Any, spac
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(f"color must be three ints in 0..255 (R, G, B), got {color!r}")
+        raise OptionError(f"color must be three ints in 0..255 (R, G, B), got {color!r}", name="color", value=color)
     spacing = _number(spacing, "spacing")
     if not 0.0 <= spacing <= _MAX_SPACING:
-        raise ValueError(f"spacing must be in [0, {_MAX_SPACING:g}] font sizes, got {spacing}")
+        raise OptionError(f"spacing must be in [0, {_MAX_SPACING:g}] font sizes, got {spacing}", name="spacing", value=spacing)
     return _Style(lines, opacity, angle, font_size, rgb, spacing)  # type: ignore[arg-type]
 
 
@@ -207,9 +208,9 @@ def visible_mark_text(display_name: str, viewer_id: int, timestamp: datetime, *,
     2026-03-01 09:30 UTC · CONFIDENTIAL
     """
     if not isinstance(timestamp, datetime):
-        raise TypeError(f"timestamp must be a datetime, got {type(timestamp).__name__}")
+        raise OptionTypeError(f"timestamp must be a datetime, got {type(timestamp).__name__}", name="timestamp", value=timestamp)
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
-        raise ValueError("timestamp must be timezone-aware (e.g. datetime.now(timezone.utc))")
+        raise OptionError("timestamp must be timezone-aware (e.g. datetime.now(timezone.utc))", name="timestamp", value=timestamp)
     when = timestamp.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     name = " ".join(str(display_name).split())
     second = f"{when} · {label.strip()}" if label and label.strip() else when
@@ -397,7 +398,7 @@ def visible_mark_css(
     True
     """
     if isinstance(z_index, bool) or not isinstance(z_index, int):
-        raise TypeError(f"z_index must be an int, got {type(z_index).__name__}")
+        raise OptionTypeError(f"z_index must be an int, got {type(z_index).__name__}", name="z_index", value=z_index)
     svg = visible_mark_svg(text, opacity=opacity, angle=angle, font_size=font_size, color=color, spacing=spacing)
     uri = "data:image/svg+xml," + urllib.parse.quote(svg, safe=" =:/,;()")
     return (

@@ -9,13 +9,14 @@ import argparse
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ._embed import embed
-from ._errors import WatermarkError
+from ._errors import ImageLoadError, LeaktraceError, OptionError
 from ._key import Key
+from ._load import load_image
 from ._payload import Payload
 
 __all__ = ["main", "keygen_main"]
@@ -34,7 +35,7 @@ def keygen_main(argv: Sequence[str] | None = None) -> int:
     key = Key.generate()
     try:
         key.save(args.path, overwrite=args.force)
-    except WatermarkError as exc:
+    except LeaktraceError as exc:
         print(f"leaktrace-keygen: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.path} (fingerprint {key.fingerprint})")
@@ -51,6 +52,20 @@ def _parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a time zone, e.g. {text}Z or {text}+01:00")
     return value
+
+
+def _write_atomically(image: Any, output: Path) -> None:
+    """Save through a temporary file beside ``output``: a failed write leaves nothing behind."""
+    from PIL import Image
+
+    tmp = output.with_name(output.name + ".partial")
+    try:
+        image.save(tmp, format=Image.registered_extensions().get(output.suffix.lower(), "PNG"))
+        tmp.replace(output)
+    except (OSError, ValueError) as exc:
+        raise ImageLoadError(f"cannot write {str(output)!r}: {exc}", path=str(output), reason="cannot be written") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,24 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.output.exists() and not args.force:
-            raise WatermarkError(f"{args.output} exists; pass --force to overwrite it")
+            raise OptionError(f"{args.output} exists; pass --force to overwrite it", name="output", value=str(args.output))
         key = Key.from_file(args.key_file)
         payload = Payload(viewer_id=args.viewer_id, timestamp=args.time)
-        try:
-            with Image.open(args.input) as opened:
-                image = np.asarray(opened.convert("RGB"))
-        except (OSError, SyntaxError) as exc:
-            raise WatermarkError(f"cannot read image {str(args.input)!r}: {exc}") from None
+        loaded = load_image(args.input, alpha="keep")
+        image = loaded.rgb if loaded.alpha is None else np.dstack([loaded.rgb, loaded.alpha])
         marked = embed(image, payload, key, strength=args.strength)
-        tmp = args.output.with_name(args.output.name + ".partial")
-        try:
-            Image.fromarray(marked).save(tmp, format=Image.registered_extensions().get(args.output.suffix.lower(), "PNG"))
-            tmp.replace(args.output)
-        except OSError as exc:
-            raise WatermarkError(f"cannot write {str(args.output)!r}: {exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-    except (WatermarkError, ValueError) as exc:
+        _write_atomically(Image.fromarray(marked), args.output)
+    except LeaktraceError as exc:
         print(f"leaktrace-embed: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output}: viewer {payload.viewer_id}, {payload.timestamp.isoformat()}, key {key.fingerprint}")

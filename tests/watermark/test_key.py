@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from watermark import Key, KeyFileError
+from watermark import Key, KeyFileError, KeyMaterialError
 
 
 def test_saved_key_round_trips_and_is_owner_only(tmp_path):
@@ -58,5 +58,5 @@ def test_fingerprint_is_stable_and_does_not_reveal_the_key():
 
 
 def test_key_must_be_32_bytes():
-    with pytest.raises(KeyFileError, match="32 bytes"):
+    with pytest.raises(KeyMaterialError, match="32 bytes"):
         Key(b"short")

@@ -1,0 +1,228 @@
+"""Geometry hypotheses (how input pixels map to screen pixels) and the resampling they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from watermark.decoding import TILE
+
+from ._sync import comb_search
+
+__all__ = [
+    "DIHEDRAL",
+    "Geometry",
+    "ScreenLuma",
+    "as_is_geometry",
+    "comb_geometries",
+    "image_corners",
+    "near_similarity",
+    "orient",
+    "rectify",
+    "rectify_quad",
+    "screen_luma",
+]
+
+MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
+"""Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
+RECTIFIED_SIDE = 1600
+"""Rectified images for the comb search are at most this large."""
+MAX_SCREEN_SIDE = 2560
+"""Resampled screens are cropped (centred) to this side: 100 tiles are plenty to fold."""
+AS_IS_MAX_PIXELS = 6_000_000
+"""An input larger than this is read "as is" only in its centre (a screenshot at original scale this large is rare)."""
+AS_IS_SIDE = 2048
+"""Side of that centre square."""
+SATURATED_LEVEL = 250.0
+"""In photos, luma at or above this is glare or clipped highlights: no mark survives there."""
+
+DIHEDRAL: list[tuple[int, bool]] = [(k, False) for k in range(4)] + [(k, True) for k in range(4)]
+"""The eight (quarter turns, mirrored) orientations a folded tile is tried in."""
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """One hypothesis of how the input maps to screen pixels.
+
+    Attributes
+    ----------
+    name : str
+        Which strategy proposed it (``screen-quad+comb0``, ``as-is``, ...).
+    to_screen : ndarray (3, 3) or None
+        Homography from input pixels to screen pixels; None: the input as it is.
+    scale : float
+        Input pixels per screen pixel (about), for the report.
+    quad : ndarray (4, 2) or None
+        The screen outline in the input, when one was found.
+    photo : bool
+        A photo (glare is masked) rather than a screenshot.
+    region : ndarray (4, 2) or None
+        Input area to resample (default: ``quad``, else the whole input).
+    """
+
+    name: str
+    to_screen: NDArray[np.float64] | None
+    scale: float
+    quad: NDArray[np.float64] | None
+    photo: bool
+    region: NDArray[np.float64] | None = None
+
+    def outline(self, shape: tuple[int, ...]) -> NDArray[np.float64]:
+        """The input area this geometry covers: its region, else its quad, else the whole input."""
+        if self.region is not None:
+            return self.region
+        if self.quad is not None:
+            return self.quad
+        return image_corners(shape[1], shape[0])
+
+
+@dataclass(frozen=True)
+class ScreenLuma:
+    """An input resampled to a geometry's screen pixels."""
+
+    luma: NDArray[np.float32]
+    valid: NDArray[np.bool_] | None
+    """Pixels holding image data (not outside the warped area, not glare); None: all."""
+    out_hom: NDArray[np.float64] | None
+    """Homography from input pixels to the pixels of ``luma``; None: the input itself."""
+
+
+def image_corners(width: float, height: float) -> NDArray[np.float64]:
+    """Corners (x, y) of a width x height image: TL, TR, BR, BL."""
+    return np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
+
+
+def orient(tile: NDArray[np.float64], quarter_turns: int, mirrored: bool) -> NDArray[np.float64]:
+    """Undo a quarter-turn / mirror of the input, applied to a folded tile."""
+    t = np.fliplr(tile) if mirrored else tile
+    return np.ascontiguousarray(np.rot90(t, quarter_turns))
+
+
+def _translation(dx: float, dy: float) -> NDArray[np.float64]:
+    return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], dtype=np.float64)
+
+
+def _integrate_down(
+    src: NDArray[np.float32], src_valid: NDArray[np.uint8], hom: NDArray[np.float64], scale: float
+) -> tuple[NDArray[np.float32], NDArray[np.uint8], NDArray[np.float64]]:
+    """Area-average an input much finer than the screen down to about screen resolution (a direct warp would alias the carrier)."""
+    factor = scale / 1.1
+    size = (max(1, int(round(src.shape[1] / factor))), max(1, int(round(src.shape[0] / factor))))
+    fx, fy = src.shape[1] / size[0], src.shape[0] / size[1]
+    small = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+    small_valid = cv2.resize(src_valid, size, interpolation=cv2.INTER_NEAREST)
+    return small, small_valid, hom @ np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=np.float64)
+
+
+def screen_luma(y: NDArray[np.float32], geometry: Geometry) -> ScreenLuma:
+    """Resample the input luma to a geometry's screen pixels (at most ``MAX_SCREEN_SIDE`` a side, centred)."""
+    valid = (y < SATURATED_LEVEL) if geometry.photo else None
+    if geometry.to_screen is None:
+        return ScreenLuma(y, valid, None)
+    h_in, w_in = y.shape
+    region = geometry.outline(y.shape)
+    # Work on the region's bounding box only.
+    x0, y0 = np.maximum(np.floor(region.min(axis=0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(region.max(axis=0)).astype(int) + 2, [w_in, h_in])
+    src = y[y0:y1, x0:x1]
+    src_valid = np.ones(src.shape, np.uint8) if valid is None else valid[y0:y1, x0:x1].astype(np.uint8)
+    hom = geometry.to_screen @ _translation(x0, y0)
+    if geometry.scale > 1.25:
+        src, src_valid, hom = _integrate_down(src, src_valid, hom, geometry.scale)
+    mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
+    lo = np.floor(mapped.min(axis=0))
+    extent = np.ceil(mapped.max(axis=0) - lo)
+    size = np.minimum(extent, MAX_SCREEN_SIDE).astype(int)
+    lo += np.floor((extent - size) / 2)
+    shift = _translation(-lo[0], -lo[1])
+    final = shift @ hom
+    dsize = (int(size[0]), int(size[1]))
+    out = cv2.warpPerspective(src, final, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out_valid = cv2.warpPerspective(src_valid, final, dsize, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return ScreenLuma(out, out_valid.astype(bool), shift @ geometry.to_screen)
+
+
+def comb_geometries(
+    y: NDArray[np.float32],
+    base: Geometry,
+    count: int,
+    aspect_range: tuple[float, float],
+    screen_width_px: float | None = None,
+) -> list[Geometry]:
+    """Axis-aligned scale hypotheses from the carrier's spectral comb in ``y``.
+
+    ``y`` is the input itself (base.to_screen None) or the base geometry's
+    rectification; the result maps input pixels to screen pixels. When the
+    screen's width in ``y`` is known (a located quadrilateral), scales that
+    would make it narrower than ``MIN_SCREEN_PX`` or wider than
+    ``MAX_SCREEN_PX`` device pixels are dropped.
+    """
+    candidates = comb_search(y, aspect_range=aspect_range, count=count)
+    if screen_width_px is not None:
+        candidates = [c for c in candidates if MIN_SCREEN_PX <= screen_width_px / c[0] <= MAX_SCREEN_PX]
+    out = []
+    for i, (sx, sy, _) in enumerate(candidates):
+        scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
+        to_screen = scale if base.to_screen is None else scale @ base.to_screen
+        factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
+        out.append(Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo))
+    return out
+
+
+def near_similarity(hom: NDArray[np.float64]) -> bool:
+    """True when a homography is (nearly) a rotation by a multiple of 90 degrees plus scale: nothing to rectify."""
+    h = hom / hom[2, 2]
+    if np.abs(h[2, :2]).max() > 1e-5:
+        return False
+    a = h[:2, :2] / np.sqrt(abs(np.linalg.det(h[:2, :2])))
+    turns = (np.eye(2), np.rot90(np.eye(2)), -np.eye(2), np.array([[0, -1], [1, 0]]))
+    return bool(min(np.abs(a - r).max() for r in turns) < 0.01)
+
+
+def rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search."""
+    top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
+    left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
+    target = image_corners(max(top, bottom), max(left, right))
+    hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+    return rectify(y, hom, quad)
+
+
+def rectify(y: NDArray[np.float32], hom: NDArray[np.float64], region: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+    """Warp ``region`` of ``y`` by ``hom`` into a rectangle of at most RECTIFIED_SIDE px.
+
+    Returns the image, the full input -> rectified-pixel homography, and the
+    shrink factor applied on top of ``hom``.
+    """
+    mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), hom).reshape(-1, 2)
+    lo, hi = mapped.min(axis=0), mapped.max(axis=0)
+    extent = hi - lo
+    shrink = min(1.0, RECTIFIED_SIDE / max(float(extent.max()), 1.0))
+    total = np.array([[shrink, 0, -lo[0] * shrink], [0, shrink, -lo[1] * shrink], [0, 0, 1]]) @ hom
+    w, h = (np.ceil(extent * shrink).astype(int) + 1).tolist()
+    # Blur (against aliasing) and warp only the region's bounding box, with
+    # a margin for the blur kernel, not the whole photo.
+    sigma = 0.5 / shrink
+    pad = int(np.ceil(3 * sigma)) + 2
+    x0, y0 = np.maximum(np.floor(region.min(axis=0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(region.max(axis=0)).astype(int) + pad, [y.shape[1], y.shape[0]])
+    src = y[y0:y1, x0:x1]
+    if shrink < 0.8:
+        src = cv2.GaussianBlur(src, (0, 0), sigma)
+    rect = cv2.warpPerspective(src, total @ _translation(x0, y0), (w, h), flags=cv2.INTER_LINEAR)
+    return rect, total, shrink
+
+
+def as_is_geometry(shape: tuple[int, ...]) -> Geometry:
+    """The input as it is (a screenshot at original scale); only its centre when it is very large."""
+    h_img, w_img = shape[:2]
+    if h_img * w_img <= AS_IS_MAX_PIXELS:
+        return Geometry("as-is", None, 1.0, None, False)
+    # A screenshot at original scale this large is rare; its centre is enough to tell.
+    cy, cx = (h_img - AS_IS_SIDE) // 2 // TILE * TILE, (w_img - AS_IS_SIDE) // 2 // TILE * TILE
+    cy, cx = max(cy, 0), max(cx, 0)
+    box = image_corners(AS_IS_SIDE, AS_IS_SIDE) + [cx, cy]
+    return Geometry("as-is", np.eye(3), 1.0, None, False, np.minimum(box, [w_img, h_img]))

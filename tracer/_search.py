@@ -1,0 +1,168 @@
+"""The geometry search: fold each hypothesis, rank its phase peaks, decode the best, count every keyed check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from watermark import ExtractResult, Key
+from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, phase_candidates, suppress_content
+
+from ._geometry import DIHEDRAL, Geometry, orient, screen_luma
+from ._refine import Refinement, worth_refining
+from ._result import Hypothesis
+
+__all__ = ["Candidate", "Evaluation", "Found", "Search", "MIN_DECODE_SCORE", "MAX_DECODES", "DECODES_PER_GEOMETRY"]
+
+MIN_DECODE_SCORE = 3.5
+"""Phase peaks weaker than this (robust z) are not worth a decode: the field's own maxima reach about 4."""
+MAX_DECODES = 24
+"""Decode attempts per image, over all geometries, orientations, phases and keys."""
+DECODES_PER_GEOMETRY = 3
+"""Decode attempts per geometry: a right geometry puts the true phase at the top."""
+PHASES_PER_ORIENTATION = 2
+"""Phase peaks kept per key and orientation when ranking a folded tile."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One decodable reading of a folded tile: a key, an orientation and a tile phase."""
+
+    score: float
+    """The phase peak's robust z-score (``PhaseCandidate.score``)."""
+    key: Key
+    turns: int
+    """Quarter turns undone on the folded tile."""
+    mirrored: bool
+    tile: NDArray[np.float64]
+    """The folded tile in this orientation."""
+    phase: PhaseCandidate
+
+    @property
+    def orientation(self) -> tuple[int, bool]:
+        return (self.turns, self.mirrored)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A geometry resampled, content-suppressed, folded and ranked."""
+
+    candidates: list[Candidate]
+    """Best phase peak first."""
+    out_hom: NDArray[np.float64] | None
+    """Input -> resampled-screen homography (None: the input as it is)."""
+    residual: NDArray[np.float32]
+    weight: NDArray[np.float32]
+
+    @property
+    def best(self) -> float:
+        """The strongest phase peak, or -inf when there is none."""
+        return self.candidates[0].score if self.candidates else -np.inf
+
+
+@dataclass(frozen=True)
+class Found:
+    """The decode that passed the keyed check, and the geometry it was read in."""
+
+    result: ExtractResult
+    key: Key
+    geometry: Geometry
+    out_hom: NDArray[np.float64] | None
+
+
+def rank_folded(folded: NDArray[np.float64], keys: list[Key], orientations: list[tuple[int, bool]]) -> list[Candidate]:
+    """Phase peaks of a folded tile over keys and orientations, strongest first."""
+    out = []
+    for key in keys:
+        for turns, mirrored in orientations:
+            tile = orient(folded, turns, mirrored)
+            for phase in phase_candidates(tile, key, PHASES_PER_ORIENTATION):
+                out.append(Candidate(phase.score, key, turns, mirrored, tile, phase))
+    out.sort(key=lambda c: c.score, reverse=True)
+    return out
+
+
+class Search:
+    """State of one trace: the input, the keys, the decode budget and what every attempt cost.
+
+    Parameters
+    ----------
+    rgb : ndarray (H, W, 3) uint8
+        The input image.
+    keys : list of Key
+    timings : dict
+        Where to record the seconds each step took (shared with the caller).
+
+    Attributes
+    ----------
+    mac_checks : int
+        Codewords checked against the keyed MAC so far, over every geometry:
+        the false-attribution bound is this times 2**-40.
+    decodes : int
+        Decode attempts so far (at most ``MAX_DECODES``).
+    best_score : float
+        Strongest phase peak seen over all geometries (a diagnostic).
+    found : Found or None
+        The first decode that passed the keyed check.
+    """
+
+    def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float]) -> None:
+        self.rgb = rgb
+        self.y = luma(rgb)
+        self.keys = keys
+        self.timings = timings
+        self.hypotheses: list[Hypothesis] = []
+        self.mac_checks = 0
+        self.decodes = 0
+        self.best_score = -np.inf
+        self.found: Found | None = None
+
+    def rank(self, residual: NDArray[np.float32], weight: NDArray[np.float32], orientations: list[tuple[int, bool]]) -> list[Candidate]:
+        """Fold a content-suppressed field and rank its phase peaks."""
+        folded, _ = fold_tiles(residual, weight)
+        return rank_folded(folded, self.keys, orientations)
+
+    def evaluate(self, geometry: Geometry, orientations: list[tuple[int, bool]] = DIHEDRAL) -> Evaluation:
+        """Resample the input to ``geometry``, suppress content, fold and rank."""
+        screen = screen_luma(self.y, geometry)
+        residual, weight = suppress_content(screen.luma, valid=screen.valid)
+        return Evaluation(self.rank(residual, weight, orientations), screen.out_hom, residual, weight)
+
+    def attempt(self, geometry: Geometry, *, refine: bool = False, refine_weak: bool = False, evaluated: Evaluation | None = None) -> bool:
+        """Evaluate (or take ``evaluated``), refine if asked and unclear, decode the best peaks; True on a keyed match.
+
+        ``refine_weak`` refines even below ``REFINE_ABOVE`` (a geometry known
+        to be about right, whose peak may still be at the noise floor).
+        """
+        t = time.perf_counter()
+        evaluation = self.evaluate(geometry) if evaluated is None else evaluated
+        if refine and worth_refining(geometry, evaluation, weak=refine_weak):
+            geometry, evaluation = Refinement(self, geometry, evaluation).run()
+        self.best_score = max(self.best_score, evaluation.best)
+        hit = self._decode(geometry, evaluation)
+        self.timings[f"{geometry.name}_s"] = time.perf_counter() - t
+        return hit
+
+    def _decode(self, geometry: Geometry, evaluation: Evaluation) -> bool:
+        """Decode the strongest peaks of one geometry within the budget; record the hypothesis."""
+        checks_here = 0
+        for candidate in evaluation.candidates[:DECODES_PER_GEOMETRY]:
+            if candidate.score < MIN_DECODE_SCORE or self.decodes >= MAX_DECODES:
+                break
+            result, checks = decode_at(candidate.tile, candidate.key, candidate.phase)
+            self.decodes += 1
+            checks_here += checks
+            if result.found:
+                self.found = Found(result, candidate.key, geometry, evaluation.out_hom)
+                self.mac_checks += checks_here
+                self._record(geometry, candidate.turns, candidate.mirrored, candidate.score, True, checks_here)
+                return True
+        self.mac_checks += checks_here
+        self._record(geometry, 0, False, evaluation.best, False, checks_here)
+        return False
+
+    def _record(self, geometry: Geometry, turns: int, mirrored: bool, score: float, found: bool, checks: int) -> None:
+        self.hypotheses.append(Hypothesis(geometry.name, round(geometry.scale, 4), turns, mirrored, round(score, 2), found, checks))

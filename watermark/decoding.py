@@ -1,0 +1,60 @@
+"""The low-level decoding face of :mod:`watermark`, for tools that do their own geometry.
+
+:func:`watermark.extract` reads a screenshot at its original geometry. A
+tool that must first find the screen (``tracer``, which rectifies phone
+photos) or that measures the channel (the benchmarks) needs the pieces in
+between; they are public here, documented and stable within a major
+version, so that no other package reaches into ``watermark``'s private
+modules.
+
+Pipeline, in the order a decoder uses it::
+
+    luma(rgb) -> suppress_content(y) -> fold_tiles(residual, weight)
+      -> phase_candidates(folded, key) -> decode_at(folded, key, candidate)
+
+Examples
+--------
+>>> import numpy as np
+>>> from datetime import datetime, timezone
+>>> import watermark
+>>> from watermark import decoding
+>>> key = watermark.Key(bytes(range(32)))
+>>> p = watermark.Payload(viewer_id=7, timestamp=datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc))
+>>> marked = watermark.embed(np.full((512, 512, 3), 255, np.uint8), p, key)
+>>> residual, weight = decoding.suppress_content(decoding.luma(marked))
+>>> folded, _ = decoding.fold_tiles(residual, weight)
+>>> best = decoding.phase_candidates(folded, key, 1)[0]
+>>> result, mac_checks = decoding.decode_at(folded, key, best)
+>>> result.payload == p, mac_checks <= decoding.MAX_MAC_CHECKS_PER_DECODE
+(True, True)
+>>> decoding.encode_payload(p, key).shape == (decoding.CHANNEL_BITS,)
+True
+"""
+
+from __future__ import annotations
+
+from ._extract import PhaseCandidate, decode_at, decode_folded, fold_tiles, phase_candidates, suppress_content
+from ._image import luma
+from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, encode_payload
+from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout
+
+__all__ = [
+    "BAND",
+    "CHANNEL_BITS",
+    "MAC_BITS",
+    "MAX_MAC_CHECKS_PER_DECODE",
+    "N_SLOTS",
+    "TILE",
+    "DecodeOutcome",
+    "PhaseCandidate",
+    "coefficients_to_tile",
+    "decode_at",
+    "decode_folded",
+    "decode_soft_bits",
+    "encode_payload",
+    "fold_tiles",
+    "luma",
+    "phase_candidates",
+    "slot_layout",
+    "suppress_content",
+]
