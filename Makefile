@@ -1,12 +1,13 @@
 # Two commands for a fresh machine:
 #   make demo   - set up a virtualenv and run the demo (stamp, leak, trace)
 #   make test   - set up a virtualenv (and, as root, Chromium and PostgreSQL) and run the test suite
+#   make typecheck - mypy over watermark, tracer, ledger, synthetic (CI runs it after the tests)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench viewer setup clean
+.PHONY: demo test typecheck bench viewer setup clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test
 	source scripts/test-services.sh && $(PY) -m pytest -q
+
+typecheck: $(VENV)/.installed-test
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.core

@@ -20,10 +20,9 @@ import numpy as np
 from PIL import Image
 
 import watermark
-from watermark._embed import _frame_parts, _integer_tile, pattern_tile
-from watermark._payload import CHANNEL_BITS, decode_soft_bits
+from watermark.decoding import CHANNEL_BITS, decode_soft_bits
 
-from .screens import natural_images, render_screen
+from synthetic import natural_images, render_screen
 
 SEED = 20261130  # every random draw below derives from it
 
@@ -57,8 +56,7 @@ def _random_payload(rng: np.random.Generator) -> watermark.Payload:
 
 
 def _clear_caches() -> None:
-    for cached in (pattern_tile, _integer_tile, _frame_parts):
-        cached.cache_clear()
+    watermark.clear_caches(key_layouts=False)
 
 
 def speed(key: watermark.Key, repeats: int) -> list[str]:

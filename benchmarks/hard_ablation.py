@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 import watermark
-from watermark._payload import encode_payload
+from watermark.decoding import encode_payload
+
+from synthetic import phone_photo_leak
 
 from . import robustness as rb
-from .channel import phone_photo_leak
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "hard (as benchmarked)": {},

@@ -3,11 +3,11 @@
 Run ``python -m benchmarks.robustness --quick`` (a few minutes) or without
 ``--quick`` for the full run. Every condition stamps rendered EMR screens
 (and, on screenshot channels, natural images) with a random payload, leaks
-them through the simulator in :mod:`benchmarks.channel`, and decodes twice:
+them through the simulator in :mod:`synthetic`, and decodes twice:
 
 * **traced**: ``tracer.trace(leak.image, key)``, what a security officer gets;
 * **oracle geometry**: the leak mapped back to screen pixels with the
-  simulator's ground-truth geometry (:func:`benchmarks.channel.project_points`,
+  simulator's ground-truth geometry (:func:`synthetic.project_points`,
   lens distortion included), then ``watermark.extract``. A payload that
   decodes here but not when traced is a synchronisation failure; one that
   fails here too is a signal failure.
@@ -60,10 +60,19 @@ from numpy.typing import NDArray
 
 import tracer
 import watermark
-from watermark._payload import encode_payload
+from watermark.decoding import encode_payload
 
-from .channel import SCREENSHOT_CHANNELS, Leak, contact_sheet, phone_photo_leak, project_points, screenshot_leak
-from .screens import SCREEN_KINDS, natural_images, render_screen
+from synthetic import (
+    SCREEN_KINDS,
+    SCREENSHOT_CHANNELS,
+    Leak,
+    contact_sheet,
+    natural_images,
+    phone_photo_leak,
+    project_points,
+    render_screen,
+    screenshot_leak,
+)
 
 __all__ = ["Condition", "SWEEPS", "all_conditions", "main", "oracle_geometry"]
 
@@ -103,7 +112,7 @@ class Condition:
         Unique, e.g. ``"jpeg75"``, ``"phone-hard"``, ``"angle30"``.
     family : {"screenshot", "photo"}
     channel : str
-        A :data:`~benchmarks.channel.SCREENSHOT_CHANNELS` name, ``"jpeg"``
+        A :data:`~synthetic.SCREENSHOT_CHANNELS` name, ``"jpeg"``
         (quality in ``jpeg_quality``) or a phone level (``"standard"``/``"hard"``).
     seed_group : str
         Conditions in one group draw the same leak seeds for the same sample,
@@ -302,7 +311,7 @@ def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[n
     Parameters
     ----------
     leak : Leak
-        From :mod:`benchmarks.channel`.
+        From :mod:`synthetic`.
     screen_size : (int, int)
         ``(width, height)`` of the stamped screen.
 
@@ -315,7 +324,7 @@ def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[n
 
     Notes
     -----
-    The map is :func:`benchmarks.channel.project_points` (the pinhole
+    The map is :func:`synthetic.project_points` (the pinhole
     homography and, for photos, the recorded lens distortion and messenger
     resize), sampled at every screen pixel and applied with ``cv2.remap``
     (bilinear). Where the leak holds more than 1.25 of its pixels per screen
@@ -837,10 +846,7 @@ def summarize(records: Sequence[dict[str, Any]], conditions: Sequence[Condition]
 
 def _clear_pattern_caches() -> None:
     """Forget cached patterns, so the next embed pays for a new payload (as benchmarks.core does)."""
-    from watermark._embed import _frame_parts, _integer_tile, pattern_tile
-
-    for cached in (pattern_tile, _integer_tile, _frame_parts):
-        cached.cache_clear()
+    watermark.clear_caches(key_layouts=False)
 
 
 def imperceptibility(contents: Sequence[str], strengths: Sequence[float], peers: Sequence[Peer]) -> dict[str, Any]:
@@ -1319,7 +1325,7 @@ def build_markdown(plan: Plan, summary: dict[str, Any], summary_natural: dict[st
         "",
         "- **traced exact**: `tracer.trace(leak, key)` returned exactly the stamped payload (viewer ID and minute).",
         "- **oracle exact**: the leak mapped back to screen pixels with the simulator's true geometry "
-        "(`channel.project_points`: pose, lens distortion, resizes; area-averaged first when the leak has more than "
+        "(`synthetic.project_points`: pose, lens distortion, resizes; area-averaged first when the leak has more than "
         "1.25 pixels per screen pixel), cropped to the covered box, then `watermark.extract`. Exact here but not when "
         "traced = a synchronisation failure; failing here too = a signal failure. `extract` refuses a covered box "
         "under 256x256 (one tile): counted as a failure, noted as \"refused\" in the condition column.",

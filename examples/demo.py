@@ -17,8 +17,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import watermark  # noqa: E402
-from benchmarks.channel import phone_photo_leak  # noqa: E402
-from benchmarks.screens import render_screen  # noqa: E402
+from synthetic import phone_photo_leak, render_screen  # noqa: E402
 from tracer.cli import main as trace_leak  # noqa: E402
 
 

@@ -33,8 +33,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import watermark  # noqa: E402
-from benchmarks.screens import _patient, render_screen  # noqa: E402
-from tracer.ledger import Ledger, LedgerError, View, format_ledger_join  # noqa: E402
+from synthetic import patient, render_screen  # noqa: E402
+from ledger import Ledger, LedgerError, View, format_ledger_join  # noqa: E402
 
 __all__ = ["render_record_image", "stamp_export", "main"]
 
@@ -49,7 +49,7 @@ def render_record_image(seed: int, *, size: tuple[int, int] = (1920, 1080), kind
     size : (int, int), keyword-only
         ``(width, height)`` in pixels.
     kind : str, keyword-only
-        A ``benchmarks.screens.SCREEN_KINDS`` layout.
+        A ``synthetic.SCREEN_KINDS`` layout.
 
     Returns
     -------
@@ -67,7 +67,7 @@ def stamp_export(
     ----------
     image : ndarray of uint8, shape (H, W, 3)
         The rendered page, at least 256x256.
-    view : tracer.ledger.View
+    view : ledger.View
         The ledger row of this export (``Ledger.record_view(..., action="export")``);
         its payload (viewer and minute) is what the mark carries.
     key : watermark.Key
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         image = render_record_image(args.seed)
         with Ledger.open(args.ledger) as ledger:
             view = ledger.record_view(
-                viewer_id=args.viewer_id, display_name=args.display_name, record_id=f"MRN {_patient(args.seed)['mrn']}",
+                viewer_id=args.viewer_id, display_name=args.display_name, record_id=f"MRN {patient(args.seed)['mrn']}",
                 workstation=args.workstation, client_address=args.client_address,
                 key_fingerprint=key.fingerprint, action="export",
             )

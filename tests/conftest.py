@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import watermark
-from benchmarks.screens import render_screen
+from synthetic import render_screen
 
 KEY_SEED = bytes(range(32))  # fixed key: results below depend on it
 

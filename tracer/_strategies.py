@@ -94,8 +94,9 @@ def _rank_small(search: Search, geometries: list[Geometry]) -> list[tuple[Geomet
         scored.append((g, search.evaluate(g)))
         if scored[-1][1].best >= REFINE_BELOW:
             break  # a clear peak: no need to fold the rest first
-    ranked: list[tuple[Geometry, Evaluation | None]] = sorted(scored, key=lambda item: item[1].best, reverse=True)
-    return ranked + [(g, None) for g in geometries[len(scored) :]]
+    ranked = sorted(scored, key=lambda item: item[1].best, reverse=True)
+    rest: list[tuple[Geometry, Evaluation | None]] = [(g, None) for g in geometries[len(scored) :]]
+    return [*ranked, *rest]
 
 
 def whole_image(search: Search) -> bool:

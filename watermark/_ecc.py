@@ -36,7 +36,7 @@ def _build_trellis() -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np
     outputs = np.stack([_parity(regs & g) for g in _GENERATORS], axis=-1)  # (state, input, 2)
     bipolar = 1.0 - 2.0 * outputs  # bit 0 -> +1
     next_state = regs >> 1
-    return next_state, bipolar, outputs
+    return next_state.astype(np.int64), bipolar.astype(np.float64), outputs.astype(np.int64)
 
 
 _NEXT, _BIPOLAR, _OUT = _build_trellis()

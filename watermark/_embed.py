@@ -85,17 +85,28 @@ def _frame_parts(payload: Payload, key: Key, strength: float, height: int, width
     return tuple(parts)
 
 
-def clear_caches() -> None:
-    """Forget every cached pattern (tiles, tiled frames, keyed slot layouts).
+def clear_caches(*, key_layouts: bool = True) -> None:
+    """Forget cached patterns: tiles and tiled frames, and the keyed slot layouts.
 
     Patterns are cached per (payload, key, strength) so a viewer stamps each
     screen with one add; a benchmark that times the uncached path, or a
-    long-running process that rotated its key, calls this.
+    long-running process that rotated its key (and should not keep the old
+    key's derived material), calls this.
+
+    Parameters
+    ----------
+    key_layouts : bool, keyword-only
+        Also forget what depends on the key alone (slot layouts, bit
+        patterns). False keeps them: the cost of a *new payload* under a
+        known key, which is what a viewer pays per minute.
 
     >>> clear_caches()
     """
-    for cached in (pattern_tile, _integer_tile, _frame_parts, slot_layout, bit_band_patterns):
+    for cached in (pattern_tile, _integer_tile, _frame_parts):
         cached.cache_clear()
+    if key_layouts:
+        slot_layout.cache_clear()
+        bit_band_patterns.cache_clear()
 
 
 _HEADROOM_LUT = np.minimum(np.arange(256), 255 - WHITE_HEADROOM).astype(np.uint8)

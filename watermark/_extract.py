@@ -111,7 +111,7 @@ class ExtractResult:
         return 1.0 - self.false_positive_probability if self.found else 0.0
 
 
-def _blur_downsampled(image: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+def _blur_downsampled(image: NDArray[Any], sigma: float) -> NDArray[np.float32]:
     """Gaussian blur of scale ``sigma``, computed at reduced resolution when that is exact enough."""
     h, w = image.shape
     factor = 4 if sigma >= 12 else 2 if sigma >= 4 else 1
@@ -172,7 +172,7 @@ def suppress_content(
         _blur_downsampled(valid, LOCAL_VARIANCE_SIGMA), 1e-3
     )
     weight = valid / (local_var + NOISE_FLOOR**2)
-    return residual, weight.astype(np.float32)
+    return residual.astype(np.float32, copy=False), weight.astype(np.float32)
 
 
 def fold_tiles(residual: NDArray[np.float32], weight: NDArray[np.float32], *, tile: int = TILE) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -206,9 +206,10 @@ def _bit_sums(slot_values: NDArray[np.float64], key: Key) -> NDArray[np.float64]
     layout = slot_layout(key)
     signed = slot_values * layout.sign
     if signed.ndim == 1:
-        return np.bincount(layout.slot_bit, weights=signed, minlength=CHANNEL_BITS)
+        return np.bincount(layout.slot_bit, weights=signed, minlength=CHANNEL_BITS).astype(np.float64, copy=False)
     out = np.zeros((signed.shape[0], CHANNEL_BITS))
-    np.add.at(out, (slice(None), layout.slot_bit), signed)
+    index: Any = (slice(None), layout.slot_bit)
+    np.add.at(out, index, signed)
     return out
 
 

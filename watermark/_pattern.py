@@ -78,7 +78,7 @@ def slot_layout(key: Key) -> SlotLayout:
     # Slot index = block * 9 + position. A keyed permutation spreads each
     # bit's slots over the tile and over frequencies.
     slot_bit = rng.permutation(N_SLOTS) % CHANNEL_BITS
-    sign = rng.integers(0, 2, N_SLOTS) * 2.0 - 1.0
+    sign = (rng.integers(0, 2, N_SLOTS) * 2.0 - 1.0).astype(np.float64)
     return SlotLayout(slot_bit, sign)
 
 

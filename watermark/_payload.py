@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 import reedsolo
@@ -132,7 +133,7 @@ class Payload:
         """JSON-friendly form."""
         return {"viewer_id": self.viewer_id, "timestamp": self.timestamp.isoformat(), "version": self.version}
 
-    def replace(self, **changes: object) -> "Payload":
+    def replace(self, **changes: Any) -> "Payload":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
@@ -147,9 +148,9 @@ def _normalize_timestamp(value: object) -> datetime:
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         if not np.isfinite(value):
             raise PayloadError(f"timestamp must be finite, got {value}", field="timestamp", value=value)
-        ts = datetime.fromtimestamp(float(value), tz=timezone.utc) if -1e11 < float(value) < 1e11 else None
-        if ts is None:
+        if not -1e11 < float(value) < 1e11:
             raise PayloadError(f"timestamp {value} is outside {EPOCH.isoformat()} .. {LATEST.isoformat()}", field="timestamp", value=value)
+        ts = datetime.fromtimestamp(float(value), tz=timezone.utc)
     else:
         raise PayloadError(f"timestamp must be an aware datetime or POSIX seconds, got {type(value).__name__}", field="timestamp", value=value)
     ts = ts.replace(second=0, microsecond=0)

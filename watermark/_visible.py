@@ -146,7 +146,7 @@ def _coverage(style: _Style, width: int, height: int) -> NDArray[np.float32]:
     pitch = _LINE_HEIGHT * style.font_size
     for i, line in enumerate(style.lines):
         draw.text((sprite.width / 2, pad + (i + 0.5) * pitch), line, font=font, fill=255, anchor="mm")
-    rotated = np.asarray(sprite.rotate(style.angle, resample=Image.BICUBIC, expand=True), dtype=np.float32) / 255.0
+    rotated = np.asarray(sprite.rotate(style.angle, resample=Image.Resampling.BICUBIC, expand=True), dtype=np.float32) / 255.0
     rh, rw = rotated.shape
     theta = math.radians(style.angle)
     # Unit vectors of the text frame in image coordinates (y down).

@@ -6,7 +6,7 @@ http://127.0.0.1:5000/. Trace a screenshot of one of its pages with::
 
     trace-leak shot.png --key-file emr-viewer-data/hospital.key
 
-and join it with the ledger in Python (``tracer.ledger``), or with
+and join it with the ledger in Python (``ledger``), or with
 ``trace-leak --ledger sqlite:///emr-viewer-data/ledger.sqlite``.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 import watermark
-from tracer.ledger import LedgerError
+from ledger import LedgerError
 
 from .app import DEFAULT_WORKSTATION, create_app
 

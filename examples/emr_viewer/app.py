@@ -31,7 +31,7 @@ from markupsafe import Markup
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import watermark
-from tracer.ledger import Ledger, LedgerError, View
+from ledger import Ledger, LedgerError, View
 
 from .overlay_png import OverlayCache, overlay_png
 from .records import DEMO_PASSWORD, EMPLOYEES, Employee, patient_by_mrn, patients

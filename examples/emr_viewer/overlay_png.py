@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import watermark
-from watermark._pattern import TILE
+from watermark.decoding import TILE
 
 __all__ = ["OverlayCache", "encode_overlay_png", "overlay_png"]
 

@@ -1,7 +1,7 @@
 """Invented staff and patients for the example EMR viewer.
 
 Nothing here is real: names are combined at random from invented parts
-(the same generator as ``benchmarks.screens``, so an exported record image
+(the same generator as :mod:`synthetic.records`, so an exported record image
 shows the same patient as its HTML page), values are drawn to look
 clinically plausible, and every employee's demo password is ``demo``.
 """
@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from benchmarks.screens import _BASE_TIME, _DRUGS, _LABS, _PROBLEMS, _ROS, _lab_value, _patient, _vitals
+from synthetic.records import BASE_TIME, DRUGS, LABS, PROBLEMS, REVIEW_OF_SYSTEMS, lab_value, patient, vitals
 
 __all__ = ["DEMO_PASSWORD", "EMPLOYEES", "Employee", "Patient", "patients", "patient_by_mrn"]
 
@@ -75,24 +75,24 @@ class Patient:
 
 def _shift() -> timedelta:
     """Whole days that move the invented admission dates next to today."""
-    return timedelta(days=(date.today() - _BASE_TIME.date()).days)
+    return timedelta(days=(date.today() - BASE_TIME.date()).days)
 
 
 def _build(seed: int, *, restricted: bool = False) -> Patient:
-    pat = _patient(seed)
+    pat = patient(seed)
     rng = np.random.default_rng([seed, 2026])
     shift = _shift()
-    now = _BASE_TIME + shift
+    now = BASE_TIME + shift
     admitted = pat["admit"] + shift
-    problems = tuple(_PROBLEMS[i] for i in rng.choice(len(_PROBLEMS), size=5, replace=False))
+    problems = tuple(PROBLEMS[i] for i in rng.choice(len(PROBLEMS), size=5, replace=False))
     meds = []
-    for i in rng.choice(len(_DRUGS), size=9, replace=False):
-        name, dose, route, freq = _DRUGS[i]
+    for i in rng.choice(len(DRUGS), size=9, replace=False):
+        name, dose, route, freq = DRUGS[i]
         start = admitted + timedelta(hours=int(rng.integers(0, 30)))
         status = "On hold" if rng.random() < 0.15 else "Active"
         meds.append((name, dose, route, freq, f"{start:%m/%d %H:%M}", status))
-    v = _vitals(rng, 8)
-    vitals = tuple(
+    v = vitals(rng, 8)
+    vital_rows = tuple(
         (
             f"{now - timedelta(hours=int(v['time'][i])):%m/%d %H:%M}",
             f"{v['temp'][i]:.1f}", f"{v['hr'][i]:.0f}", f"{v['sbp'][i]:.0f}/{v['dbp'][i]:.0f}",
@@ -101,8 +101,8 @@ def _build(seed: int, *, restricted: bool = False) -> Patient:
         for i in range(len(v["time"]))
     )
     labs = []
-    for lab in _LABS[:14]:
-        value, flag = _lab_value(rng, lab)
+    for lab in LABS[:14]:
+        value, flag = lab_value(rng, lab)
         labs.append((lab[0], value, flag, lab[1], f"{lab[2]:g} - {lab[3]:g}"))
     name = pat["name"].title()
     note = (
@@ -114,7 +114,7 @@ def _build(seed: int, *, restricted: bool = False) -> Patient:
          f"{v['dbp'][0]:.0f}, RR {v['rr'][0]:.0f}, SpO2 {v['spo2'][0]:.0f}% on 2 L nasal cannula. General: "
          "alert and oriented, in no acute distress. Lungs with scattered bibasilar crackles, no wheeze. "
          "Cardiac: regular rate and rhythm, no murmur. Extremities: trace bilateral ankle edema."),
-        ("Review of Systems", _ROS),
+        ("Review of Systems", REVIEW_OF_SYSTEMS),
         ("Assessment", f"{pat['Cc']}, clinically improving on current therapy. Acute kidney injury, likely "
          "prerenal in the setting of poor oral intake, trending toward baseline. Hypertension, controlled."),
         ("Plan", "Continue current antibiotics; transition to oral therapy once afebrile for 24 hours. Repeat "
@@ -126,7 +126,7 @@ def _build(seed: int, *, restricted: bool = False) -> Patient:
         seed=seed, mrn=pat["mrn"], name=pat["name"], age=pat["age"], sex=pat["sex"], dob=pat["dob"],
         unit=pat["unit"], room=pat["room"], attending=pat["attending"], admitted=admitted,
         complaint=pat["cc"], icd=pat["icd"], code_status=pat["code"], allergies=tuple(pat["allergies"]),
-        restricted=restricted, problems=problems, medications=tuple(meds), vitals=vitals, labs=tuple(labs),
+        restricted=restricted, problems=problems, medications=tuple(meds), vitals=vital_rows, labs=tuple(labs),
         note=note,
     )
 

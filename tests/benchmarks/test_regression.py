@@ -12,9 +12,8 @@ import pytest
 
 import tracer
 import watermark
-from benchmarks.channel import phone_photo_leak, screenshot_leak
 from benchmarks.robustness import oracle_geometry
-from benchmarks.screens import render_screen
+from synthetic import phone_photo_leak, render_screen, screenshot_leak
 
 LEAK_SEED = 0  # leak randomness (crop offsets, photo pose, noise); the cases below were checked with it
 PHOTO_SCREEN_SEED = 7  # the photographed screen; with LEAK_SEED it decodes with a wide margin (z about 20)

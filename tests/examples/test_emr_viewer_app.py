@@ -17,7 +17,7 @@ from examples.emr_viewer import create_app  # noqa: E402
 from examples.emr_viewer.overlay_png import encode_overlay_png  # noqa: E402
 from examples.emr_viewer.records import EMPLOYEES, patients  # noqa: E402
 from examples.render_export import render_record_image  # noqa: E402
-from tracer.ledger import Ledger, LedgerError  # noqa: E402
+from ledger import Ledger, LedgerError  # noqa: E402
 
 PATIENT = patients()[4]  # WHITLOCK, Yannick M. (seed 5)
 

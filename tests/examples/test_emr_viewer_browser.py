@@ -21,7 +21,7 @@ from PIL import Image
 
 import tracer
 import watermark
-from tracer.ledger import Ledger, format_ledger_join
+from ledger import Ledger, format_ledger_join
 
 pytest.importorskip("flask", reason="flask is in the 'viewer' extra")
 
@@ -192,7 +192,7 @@ def test_record_stays_hidden_when_the_overlay_cannot_load(browser, viewer_server
 
 def test_phone_photo_of_the_viewer_page_traces_to_the_employee(browser, viewer_server, viewer_key):
     """A phone photo (simulated, standard level) of a real browser screenshot names the employee."""
-    from benchmarks.channel import phone_photo_leak
+    from synthetic import phone_photo_leak
 
     context, page = _open_record(browser, viewer_server, "aquist", "WS-4B-112", (1920, 1080), 1.0, "28110431")
     try:

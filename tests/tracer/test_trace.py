@@ -8,8 +8,7 @@ import pytest
 
 import tracer
 import watermark
-from benchmarks.channel import phone_photo_leak, screenshot_leak
-from benchmarks.screens import render_screen
+from synthetic import phone_photo_leak, render_screen, screenshot_leak
 
 PHOTO_SEED = 1  # simulated camera pose, noise and scene
 SHOT_SEED = 11  # crop offsets and rescale factors

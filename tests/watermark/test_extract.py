@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import watermark
-from benchmarks.screens import natural_images, render_screen
+from synthetic import natural_images, render_screen
 
 RNG_SEED = 7  # crop offsets below depend on it
 

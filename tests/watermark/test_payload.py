@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from watermark import FALSE_PAYLOAD_PROBABILITY_PER_DECODE, Payload, PayloadError
-from watermark._payload import CHANNEL_BITS, decode_soft_bits, encode_payload
+from watermark.decoding import CHANNEL_BITS, decode_soft_bits, encode_payload
 
 RNG_SEED = 20261130  # noise draws below depend on it
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import watermark
-from benchmarks.screens import render_screen
+from synthetic import render_screen
 
 TEXT = "Dr. Anselm Quist · ID 4821\n2026-03-01 09:30 UTC · CONFIDENTIAL"
 WHITE = np.full((600, 900, 3), 255, np.uint8)

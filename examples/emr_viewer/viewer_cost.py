@@ -20,7 +20,7 @@ Goals (issue #5): under 5 ms per view with a cache hit, under 60 ms on a miss.
 Run from the repository root (needs the ``viewer`` extra; ``postgres`` for
 ``--postgres``)::
 
-    python -m benchmarks.viewer_cost [--postgres postgresql://...] [--repeats 30]
+    python -m examples.emr_viewer.viewer_cost [--postgres postgresql://...] [--repeats 30]
 """
 
 from __future__ import annotations
@@ -40,18 +40,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 import watermark
-from tracer.ledger import Ledger
+from ledger import Ledger
 
 SIZES = ((1366, 768), (1920, 1080), (2560, 1440), (3840, 2160))
 KEY = watermark.Key(bytes(range(7, 39)))  # fixed key; costs do not depend on it
 
 
 def _clear_pattern_caches() -> None:
-    from watermark import _embed
-
-    _embed.pattern_tile.cache_clear()
-    _embed._integer_tile.cache_clear()
-    _embed._frame_parts.cache_clear()
+    watermark.clear_caches(key_layouts=False)
 
 
 def _timed(fn: Callable[[], object], repeats: int, setup: Callable[[], None] | None = None) -> list[float]:

@@ -21,7 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from tracer.ledger import Ledger, LedgerError, LedgerLookup, View, format_ledger_join, ledger_join_dict
+import watermark
+from ledger import (
+    Ledger,
+    LedgerError,
+    LedgerFieldError,
+    LedgerFieldTypeError,
+    LedgerLookup,
+    LedgerSchemaError,
+    LedgerUnavailableError,
+    LedgerURLError,
+    View,
+    format_ledger_join,
+    ledger_join_dict,
+)
 
 PG_ENV = "LEAKTRACE_TEST_POSTGRES_URL"
 T0 = datetime(2026, 3, 1, 9, 30, 17, 250000, tzinfo=timezone.utc)
@@ -212,7 +225,7 @@ def test_view_recorded_just_before_a_crash_is_kept(ledger_url):
     Ledger.open(ledger_url).close()
     code = (
         "import os, sys\n"
-        "from tracer.ledger import Ledger\n"
+        "from ledger import Ledger\n"
         "ledger = Ledger.open(sys.argv[1])\n"
         "v = ledger.record_view(viewer_id=4821, display_name='A', record_id='MRN 1', workstation='W',"
         " client_address='c', key_fingerprint='f')\n"
@@ -231,8 +244,9 @@ def test_view_recorded_just_before_a_crash_is_kept(ledger_url):
 def test_read_only_ledger_refuses_to_record(ledger_url):
     Ledger.open(ledger_url).close()
     with Ledger.open(ledger_url, read_only=True) as ledger:
-        with pytest.raises(LedgerError, match="read-only; the view was not recorded"):
+        with pytest.raises(LedgerError, match="read-only; the view was not recorded") as caught:
             _record(ledger)
+        assert caught.value.url == ledger.url
         assert ledger.count() == 0
 
 
@@ -243,10 +257,13 @@ def test_locked_sqlite_ledger_raises_instead_of_losing_the_view(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past the timeout
     try:
-        with pytest.raises(LedgerError, match="cannot record the view.*locked"):
+        with pytest.raises(LedgerUnavailableError, match="cannot record the view.*locked") as caught:
             _record(ledger)
-        with pytest.raises(LedgerError, match="cannot open ledger .*locked"):
+        assert isinstance(caught.value, OSError) and caught.value.reason == "locked"
+        assert caught.value.url == f"sqlite:///{path}"
+        with pytest.raises(LedgerUnavailableError, match="cannot open ledger .*locked") as caught:
             Ledger.open(path, timeout_s=0.2)
+        assert caught.value.reason == "locked"
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -273,8 +290,9 @@ def test_read_only_sqlite_file_cannot_be_opened_for_writing(tmp_path):
         folder.chmod(0o555)
         unlock = None
     try:
-        with pytest.raises(LedgerError, match="cannot open ledger .*read-only"):
+        with pytest.raises(LedgerUnavailableError, match="cannot open ledger .*read-only") as caught:
             Ledger.open(path)
+        assert caught.value.reason in ("read-only", "cannot open")
     finally:
         if unlock:
             subprocess.run(unlock, check=True)
@@ -285,8 +303,10 @@ def test_read_only_sqlite_file_cannot_be_opened_for_writing(tmp_path):
 
 def test_unreachable_postgres_raises():
     pytest.importorskip("psycopg", reason="psycopg is in the 'postgres' extra")
-    with pytest.raises(LedgerError, match="cannot connect to ledger postgresql://leaktrace:\\*\\*\\*@127.0.0.1:1/"):
+    with pytest.raises(LedgerUnavailableError, match="cannot connect to ledger postgresql://leaktrace:\\*\\*\\*@127.0.0.1:1/") as caught:
         Ledger.open("postgresql://leaktrace:secret@127.0.0.1:1/ledger", timeout_s=2)
+    assert caught.value.url == "postgresql://leaktrace:***@127.0.0.1:1/ledger" and caught.value.reason == "unreachable"
+    assert "secret" not in str(caught.value) and "secret" not in repr(caught.value.details)
 
 
 def test_postgres_lost_connection_is_reestablished_once(pg_url):
@@ -306,62 +326,127 @@ def test_postgres_write_that_cannot_complete_raises(pg_url):
     with Ledger.open(pg_url, timeout_s=1) as ledger:
         with psycopg.connect(pg_url) as blocker:
             blocker.execute("LOCK TABLE leaktrace_views IN ACCESS EXCLUSIVE MODE")
-            with pytest.raises(LedgerError, match="cannot record the view.*statement timeout"):
+            with pytest.raises(LedgerUnavailableError, match="cannot record the view.*statement timeout") as caught:
                 _record(ledger)
+            assert caught.value.reason == "timeout"
             blocker.rollback()
         assert ledger.count() == 0
 
 
 @pytest.mark.parametrize(
-    ("target", "match"),
+    ("target", "error", "match"),
     [
-        ("mysql://host/db", "unsupported ledger URL scheme 'mysql'"),
-        ("sqlite://", "sqlite:///relative/path"),
-        (":memory:", "in-memory SQLite ledger"),
-        ("{tmp}/missing/ledger.sqlite", "directory .* does not exist"),
-        ("{tmp}", "is a directory"),
-        ("{tmp}/garbage.sqlite", "file is not a database"),
-        ("{tmp}/other.sqlite", "not a leaktrace ledger"),
+        ("mysql://host/db", LedgerURLError, "unsupported ledger URL scheme 'mysql'"),
+        ("sqlite://", LedgerURLError, "sqlite:///relative/path"),
+        (":memory:", LedgerURLError, "in-memory SQLite ledger"),
+        ("  ", LedgerURLError, "a ledger is a sqlite:/// or postgresql:// URL or a file path"),
+        ("{tmp}/missing/ledger.sqlite", LedgerUnavailableError, "directory .* does not exist"),
+        ("{tmp}", LedgerURLError, "is a directory"),
+        ("{tmp}/garbage.sqlite", LedgerSchemaError, "file is not a database"),
+        ("{tmp}/other.sqlite", LedgerSchemaError, "not a leaktrace ledger"),
     ],
 )
-def test_open_rejects_what_is_not_a_ledger(tmp_path, target, match):
+def test_open_rejects_what_is_not_a_ledger(tmp_path, target, error, match):
     (tmp_path / "garbage.sqlite").write_bytes(b"this is not a database" * 100)
     sqlite3.connect(tmp_path / "other.sqlite").execute("CREATE TABLE t (x)").connection.close()
     target = target.format(tmp=tmp_path)
     read_only = target.endswith("other.sqlite")
-    with pytest.raises(LedgerError, match=match):
+    with pytest.raises(error, match=match) as caught:
         Ledger.open(target, read_only=read_only)
+    assert isinstance(caught.value, LedgerError) and isinstance(caught.value, watermark.LeaktraceError)
+
+
+def test_url_errors_are_value_errors_with_the_redacted_url():
+    with pytest.raises(ValueError, match="unsupported ledger URL scheme 'mysql'") as caught:
+        Ledger.open("mysql://audit:s3cret@db/emr")
+    assert isinstance(caught.value, LedgerURLError)
+    assert caught.value.url == "mysql://audit:***@db/emr" and "s3cret" not in str(caught.value)
 
 
 def test_read_only_open_of_a_missing_file_does_not_create_it(tmp_path):
-    with pytest.raises(LedgerError, match="does not exist"):
+    with pytest.raises(LedgerUnavailableError, match="does not exist") as caught:
         Ledger.open(tmp_path / "nope.sqlite", read_only=True)
+    assert caught.value.reason == "missing" and isinstance(caught.value, OSError)
     assert not (tmp_path / "nope.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "error"),
+    [(0, watermark.OptionError), (3601, watermark.OptionError), ("10", watermark.OptionTypeError),
+     (True, watermark.OptionTypeError)],
+)
+def test_open_rejects_a_bad_timeout(tmp_path, timeout_s, error):
+    with pytest.raises(error, match=r"timeout_s must be a number of seconds in \(0, 3600\]") as caught:
+        Ledger.open(tmp_path / "ledger.sqlite", timeout_s=timeout_s)
+    assert caught.value.name == "timeout_s" and caught.value.value == timeout_s
+    assert not (tmp_path / "ledger.sqlite").exists()
 
 
 @pytest.mark.parametrize(
     ("fields", "error", "match"),
     [
-        ({"viewer_id": -1}, ValueError, "viewer_id must be in"),
-        ({"viewer_id": True}, TypeError, "viewer_id must be an int"),
-        ({"workstation": "  "}, ValueError, "workstation must not be empty"),
-        ({"record_id": "MRN\n1"}, ValueError, "record_id must not contain control characters"),
-        ({"viewed_at": datetime(2026, 3, 1, 9, 30)}, ValueError, "viewed_at must be timezone-aware"),
-        ({"viewed_at": datetime(2019, 3, 1, tzinfo=timezone.utc)}, ValueError, "viewed_at must be between"),
+        ({"viewer_id": -1}, LedgerFieldError, "viewer_id must be in 0..4294967295, got -1"),
+        ({"viewer_id": 2**32}, LedgerFieldError, "viewer_id must be in 0..4294967295"),
+        ({"viewer_id": True}, LedgerFieldTypeError, "viewer_id must be an int, got bool"),
+        ({"display_name": None}, LedgerFieldTypeError, "display_name must be a str, got NoneType"),
+        ({"workstation": "  "}, LedgerFieldError, "workstation must not be empty"),
+        ({"client_address": "x" * 513}, LedgerFieldError, "client_address must be at most 512 characters, got 513"),
+        ({"record_id": "MRN\n1"}, LedgerFieldError, "record_id must not contain control characters"),
+        ({"viewed_at": "2026-03-01"}, LedgerFieldTypeError, "viewed_at must be a datetime, got str"),
+        ({"viewed_at": datetime(2026, 3, 1, 9, 30)}, LedgerFieldError, "viewed_at must be timezone-aware"),
+        ({"viewed_at": datetime(2019, 3, 1, tzinfo=timezone.utc)}, LedgerFieldError, "viewed_at must be between"),
     ],
 )
 def test_record_view_validates_fields(tmp_path, fields, error, match):
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
-        with pytest.raises(error, match=match):
+        with pytest.raises(error, match=match) as caught:
             _record(ledger, **fields)
         assert ledger.count() == 0
+    (field, value), = fields.items()
+    assert caught.value.field == field and caught.value.value == value
+    builtin = TypeError if error is LedgerFieldTypeError else ValueError
+    assert isinstance(caught.value, builtin) and isinstance(caught.value, LedgerError)
+
+
+@pytest.mark.parametrize(
+    ("window", "error"),
+    [(-1, watermark.OptionError), (1441, watermark.OptionError), (2.5, watermark.OptionTypeError),
+     (False, watermark.OptionTypeError)],
+)
+def test_lookup_rejects_a_bad_window(ledger, window, error):
+    with pytest.raises(error, match=r"window_minutes must be an int in 0\.\.1440, got") as caught:
+        ledger.lookup(4821, T0, window_minutes=window)
+    assert caught.value.name == "window_minutes" and caught.value.value == window
+
+
+def test_lookup_and_views_validate_their_arguments(ledger):
+    with pytest.raises(LedgerFieldTypeError, match="timestamp must be a datetime, got int") as caught:
+        ledger.lookup(4821, 1772357400)
+    assert caught.value.field == "timestamp"
+    with pytest.raises(LedgerFieldError, match="viewer_id must be in") as caught:
+        ledger.lookup(-5, T0)
+    assert caught.value.field == "viewer_id" and caught.value.value == -5
+    with pytest.raises(LedgerFieldError, match="since must be timezone-aware") as caught:
+        ledger.views(since=datetime(2026, 3, 1))
+    assert caught.value.field == "since"
+
+
+def test_ledger_errors_survive_pickling(tmp_path):
+    import pickle
+
+    with pytest.raises(LedgerUnavailableError) as caught:
+        Ledger.open(tmp_path / "nope.sqlite", read_only=True)
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy) is LedgerUnavailableError and str(copy) == str(caught.value)
+    assert (copy.url, copy.reason) == (caught.value.url, "missing")
 
 
 def test_closed_ledger_raises(tmp_path):
     ledger = Ledger.open(tmp_path / "ledger.sqlite")
     ledger.close()
-    with pytest.raises(LedgerError, match="is closed"):
+    with pytest.raises(LedgerError, match="is closed") as caught:
         _record(ledger)
+    assert caught.value.url == ledger.url
 
 
 def test_url_never_shows_the_password(pg_url):
@@ -414,6 +499,9 @@ def test_ledger_join_dict_is_json(ledger):
 
 
 def test_join_helpers_reject_other_types():
-    with pytest.raises(TypeError, match="must be a LedgerLookup"):
+    with pytest.raises(watermark.OptionTypeError, match="lookup_result must be a LedgerLookup, got dict") as caught:
         format_ledger_join({"viewer_id": 1})
+    assert caught.value.name == "lookup_result" and isinstance(caught.value, TypeError)
+    with pytest.raises(TypeError, match="lookup_result must be a LedgerLookup, got NoneType"):
+        ledger_join_dict(None)
     assert isinstance(LedgerLookup(1, T0, 5, None, (), ()).to_dict(), dict)
