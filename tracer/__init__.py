@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from watermark import DEFAULT_MAX_PIXELS, ImageLoadError, LeaktraceError, LoadedImage, load_image
 
+from ._locate import ScreenCandidate, screen_candidates
 from ._result import Hypothesis, TraceResult
 from ._trace import trace
 
-__all__ = ["DEFAULT_MAX_PIXELS", "Hypothesis", "ImageLoadError", "LeaktraceError", "LoadedImage", "TraceResult", "load_image", "trace"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "Hypothesis",
+    "ImageLoadError",
+    "LeaktraceError",
+    "LoadedImage",
+    "ScreenCandidate",
+    "TraceResult",
+    "load_image",
+    "screen_candidates",
+    "trace",
+]

@@ -17,6 +17,7 @@ __all__ = [
     "Geometry",
     "ScreenLuma",
     "as_is_geometry",
+    "comb_candidates",
     "comb_geometries",
     "image_corners",
     "near_similarity",
@@ -145,14 +146,14 @@ def screen_luma(y: NDArray[np.float32], geometry: Geometry) -> ScreenLuma:
     return ScreenLuma(out, out_valid.astype(bool), shift @ geometry.to_screen)
 
 
-def comb_geometries(
+def comb_candidates(
     y: NDArray[np.float32],
     base: Geometry,
     count: int,
     aspect_range: tuple[float, float],
     screen_width_px: float | None = None,
-) -> list[Geometry]:
-    """Axis-aligned scale hypotheses from the carrier's spectral comb in ``y``.
+) -> list[tuple[Geometry, float]]:
+    """Axis-aligned scale hypotheses from the carrier's spectral comb in ``y``, with their comb scores.
 
     ``y`` is the input itself (base.to_screen None) or the base geometry's
     rectification; the result maps input pixels to screen pixels. When the
@@ -164,12 +165,23 @@ def comb_geometries(
     if screen_width_px is not None:
         candidates = [c for c in candidates if MIN_SCREEN_PX <= screen_width_px / c[0] <= MAX_SCREEN_PX]
     out = []
-    for i, (sx, sy, _) in enumerate(candidates):
+    for i, (sx, sy, comb_score) in enumerate(candidates):
         scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
         to_screen = scale if base.to_screen is None else scale @ base.to_screen
         factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
-        out.append(Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo))
+        out.append((Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo), comb_score))
     return out
+
+
+def comb_geometries(
+    y: NDArray[np.float32],
+    base: Geometry,
+    count: int,
+    aspect_range: tuple[float, float],
+    screen_width_px: float | None = None,
+) -> list[Geometry]:
+    """:func:`comb_candidates` without the scores."""
+    return [g for g, _ in comb_candidates(y, base, count, aspect_range, screen_width_px)]
 
 
 def near_similarity(hom: NDArray[np.float64]) -> bool:

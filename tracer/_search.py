@@ -12,6 +12,7 @@ from watermark import ExtractResult, Key
 from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, phase_candidates, suppress_content
 
 from ._geometry import DIHEDRAL, Geometry, orient, screen_luma
+from ._locate import ScreenCandidate
 from ._refine import Refinement, worth_refining
 from ._result import Hypothesis
 
@@ -119,6 +120,8 @@ class Search:
         self.decodes = 0
         self.best_score = -np.inf
         self.found: Found | None = None
+        self.outlines: list[ScreenCandidate] | None = None
+        """Screen outlines of the input, once a strategy has looked for them."""
 
     def rank(self, residual: NDArray[np.float32], weight: NDArray[np.float32], orientations: list[tuple[int, bool]]) -> list[Candidate]:
         """Fold a content-suppressed field and rank its phase peaks."""

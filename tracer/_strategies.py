@@ -2,14 +2,17 @@
 
 Each strategy proposes geometries for one kind of leak and hands them to
 :meth:`Search.attempt`; it returns True when a payload passed the keyed
-check. The order puts the cheap and the likely first: a visible bezel means
-a photo; otherwise the input as it is (a screenshot); then a dark screen's
-outline, the content's own lines, and the whole image rescaled.
+check. The order puts the cheap and the likely first: a clear screen
+outline (the multi-cue finder of ``tracer._locate``) means a photo;
+otherwise the input as it is (a screenshot); then outlines with a faint
+border, a dark screen's outline, the content's own lines, and the whole
+image rescaled.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import numpy as np
@@ -17,7 +20,17 @@ from numpy.typing import NDArray
 
 from watermark.decoding import TILE
 
-from ._geometry import Geometry, as_is_geometry, comb_geometries, image_corners, near_similarity, rectify, rectify_quad
+from ._geometry import (
+    Geometry,
+    as_is_geometry,
+    comb_candidates,
+    comb_geometries,
+    image_corners,
+    near_similarity,
+    rectify,
+    rectify_quad,
+)
+from ._locate import ScreenCandidate, screen_candidates
 from ._search import Evaluation, Search
 from ._refine import REFINE_BELOW
 from ._sync import find_screen_quad, rectify_from_lines
@@ -28,6 +41,13 @@ Strategy = Callable[[Search], bool]
 
 QUAD_COMB_CANDIDATES = 4
 """Comb scales tried for a located screen outline."""
+OUTLINES_TRIED = 3
+"""Screen outlines from the multi-cue finder that are rectified, ranked by the comb and tried."""
+CLEAR_OUTLINE = 30.0
+"""Border step (levels, weakest sides weighted most) above which an outline is tried before the input as it is."""
+AXIS_ALIGNED_SLOPE, AXIS_ALIGNED_PX = 0.005, 3.0
+"""An outline whose sides are all this close to horizontal or vertical (slope, plus a few pixels of
+corner noise) is a region of a screenshot, not a photo."""
 FEW_TILES = 24
 FEW_TILES_COMB_CANDIDATES = 6
 """An input holding at most FEW_TILES tiles at the comb's best scale has this many candidates ranked by phase peak."""
@@ -44,25 +64,96 @@ def _timed(search: Search, name: str, fn: Callable[[], T]) -> T:
     return out
 
 
-def attempt_quad(search: Search, quad: NDArray[np.float64], name: str) -> bool:
-    """Rectify a screen outline and try the comb's scales; the best one is refined even when weak."""
+@dataclass(frozen=True)
+class Outline:
+    """A located screen outline, rectified, with the comb's scale hypotheses for it."""
+
+    name: str
+    quad: NDArray[np.float64]
+    rect: NDArray[np.float32]
+    rect_hom: NDArray[np.float64]
+    shrink: float
+    combs: list[tuple[Geometry, float]]
+
+    @property
+    def comb_score(self) -> float:
+        """The best comb score: how strongly the mark's lattice shows in the outline (a ranking, not evidence)."""
+        return max((score for _, score in self.combs), default=-np.inf)
+
+
+def outline(search: Search, quad: NDArray[np.float64], name: str) -> Outline:
+    """Rectify a screen outline and measure the comb's scales in it."""
     rect, rect_hom, shrink = rectify_quad(search.y, quad)
     base = Geometry(name, rect_hom, 1.0 / shrink, quad, True)
-    quad_width = float(rect.shape[1])
-    for i, geometry in enumerate(comb_geometries(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), quad_width)):
+    combs = comb_candidates(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), float(rect.shape[1]))
+    return Outline(name, quad, rect, rect_hom, shrink, combs)
+
+
+def attempt_outline(search: Search, found: Outline, *, thorough: bool = True) -> bool:
+    """Try the comb's scales of an outline; the best one is refined even when weak.
+
+    Not ``thorough``: only the comb's best scale (a runner-up outline).
+    """
+    for i, (geometry, _) in enumerate(found.combs if thorough else found.combs[:1]):
         if search.attempt(geometry, refine=True, refine_weak=i == 0):
             return True
+    if not thorough:
+        return False
     # Seen steeply off-axis, a side's foreshortening makes the rectangle's
     # side lengths a poor guide to its aspect (and a cropped photo hides the
     # principal point that would fix it): search the aspect widely.
-    wide = Geometry(f"{name}-wide", rect_hom, 1.0 / shrink, quad, True)
-    return any(search.attempt(g, refine=True) for g in comb_geometries(rect, wide, 2, (0.5, 2.0), quad_width))
+    wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, True)
+    return any(search.attempt(g, refine=True) for g in comb_geometries(found.rect, wide, 2, (0.5, 2.0), float(found.rect.shape[1])))
+
+
+def attempt_quad(search: Search, quad: NDArray[np.float64], name: str) -> bool:
+    """Rectify a screen outline and try the comb's scales."""
+    return attempt_outline(search, outline(search, quad, name))
+
+
+def axis_aligned(quad: NDArray[np.float64], *, slope: float = AXIS_ALIGNED_SLOPE, pixels: float = AXIS_ALIGNED_PX) -> bool:
+    """True for an upright rectangle: each side's ends are within ``slope * length + pixels`` of horizontal or vertical.
+
+    A photographed screen is practically never that exact; a panel inside a
+    screenshot always is (and the input as it is covers it).
+    """
+    d = np.abs(np.roll(quad, -1, axis=0) - quad)
+    off_axis = d.min(axis=1)  # the small component: 0 for an axis-parallel side
+    return bool(np.all(off_axis <= slope * d.max(axis=1) + pixels))
+
+
+def _outlines(search: Search) -> list[ScreenCandidate]:
+    """The multi-cue finder's outlines, screenshot regions dropped (computed once per trace)."""
+    if search.outlines is None:
+        found = _timed(search, "quad_s", lambda: screen_candidates(search.rgb, limit=OUTLINES_TRIED + 2))
+        search.outlines = [c for c in found if not axis_aligned(c.quad)][:OUTLINES_TRIED]
+    return search.outlines
+
+
+def _try_outlines(search: Search, candidates: list[ScreenCandidate], prefix: str) -> bool:
+    """Rectify outlines, order them by comb score (the mark decides) and try them, the first thoroughly."""
+    if not candidates:
+        return False
+    names = [prefix] + [f"{prefix}-{i + 1}" for i in range(1, len(candidates))]
+    outlines = _timed(search, f"{prefix}_rank_s", lambda: [outline(search, c.quad, n) for c, n in zip(candidates, names)])
+    outlines.sort(key=lambda o: o.comb_score, reverse=True)
+    return any(attempt_outline(search, o, thorough=i == 0) for i, o in enumerate(outlines))
 
 
 def screen_quad(search: Search) -> bool:
-    """A bright screen's outline (bezel visible): a phone photo."""
-    quad = _timed(search, "quad_s", lambda: find_screen_quad(search.rgb))
-    return quad is not None and attempt_quad(search, quad, "screen-quad")
+    """A clear screen outline (a contrast step all round: bezel or wall): a phone photo.
+
+    The multi-cue finder proposes several outlines; clear ones are tried
+    before the input as it is, by their comb score (how strongly the
+    carrier's lattice shows in them), best first, the first thoroughly and
+    the others at their best comb scale.
+    """
+    return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE], "screen-quad")
+
+
+def faint_screen_quad(search: Search) -> bool:
+    """Outlines with a weak border step (a dark screen in a dark bezel, a borderless screen on a light wall): after the input as it is."""
+    return _try_outlines(search, [c for c in _outlines(search) if c.score < CLEAR_OUTLINE], "faint-screen-quad")
 
 
 def as_is(search: Search) -> bool:
@@ -120,5 +211,5 @@ def whole_image(search: Search) -> bool:
     return any(search.attempt(g, refine=True, evaluated=ev) for g, ev in pending)
 
 
-STRATEGIES: list[Strategy] = [screen_quad, as_is, dark_screen_quad, content_lines, whole_image]
+STRATEGIES: list[Strategy] = [screen_quad, as_is, faint_screen_quad, dark_screen_quad, content_lines, whole_image]
 """In the order tried."""

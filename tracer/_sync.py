@@ -123,7 +123,7 @@ def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> N
         keep = np.ones(len(seg), dtype=bool)
         for _ in range(4):
             mean = seg[keep].mean(axis=0)
-            _, _, vt = np.linalg.svd(seg[keep] - mean)
+            _, _, vt = np.linalg.svd(seg[keep] - mean, full_matrices=False)
             direction = vt[0]
             normal = np.array([-direction[1], direction[0]])
             resid = np.abs((seg - mean) @ normal)

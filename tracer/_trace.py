@@ -48,12 +48,14 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
 
     Notes
     -----
-    Geometry hypotheses, in order, until one decodes: (1) when a screen
-    quadrilateral is found (a photo with the bezel visible), its
-    rectification, with the scale per axis from the carrier's spectral comb;
+    Geometry hypotheses, in order, until one decodes: (1) clear screen
+    outlines (a photo with the bezel or border visible) from several cues
+    (regions at several brightness levels, closed edge outlines), each
+    rectified, ordered by how strongly the carrier's spectral comb shows in
+    them, with the scale per axis from that comb;
     (2) the input as it is (a screenshot at original scale, any crop);
-    (3) a dark screen's outline, bezel included (a dark theme photographed
-    in a lighter room), rectified like (1);
+    (3) outlines with a faint border, then a dark screen's outline, bezel
+    included (a dark theme photographed in a lighter room), rectified like (1);
     (4) when the content's straight lines show perspective (a photo whose
     border is cut off), their vanishing points' rectification and the comb;
     (5) the whole input at the comb's isotropic scale (a rescaled

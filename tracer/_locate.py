@@ -1,0 +1,278 @@
+"""Screen candidates from several cues, for scenes the first finder was not built on.
+
+:func:`tracer._sync.find_screen_quad` takes the largest bright (or dark)
+region at one global (Otsu) threshold. That fails when the wall is about as
+bright as the screen (both fall on one side of the threshold and merge into a
+region running off the frame), when the screen is small beside brighter
+things (a window), or when a bezel is no darker than the wall. This module
+proposes every plausible quadrilateral from independent cues:
+
+* **regions** at several brightness levels, both polarities: a screen is a
+  filled convex four-sided region at *some* threshold;
+* **edges**: closed outlines in the Canny edge map (the screen's border is a
+  step whatever the brightness on each side: the document-scanner cue);
+
+and ranks them by how screen-like they are (filled, convex, with a contrast
+step all along the border). The mark decides among the survivors: the
+tracer rectifies each and lets the spectral comb and the tile-phase peak
+pick (see ``tracer._strategies``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ._sync import _order_corners, _refine_corners
+
+__all__ = ["ScreenCandidate", "screen_candidates"]
+
+WORK_SIDE = 1000
+"""Cues are computed on the photo shrunk so that its long side is at most this (about)."""
+MIN_AREA_FRACTION = 0.015
+"""Smallest candidate, as a fraction of the photo: a screen a sixth of the photo wide still counts."""
+MAX_AREA_FRACTION = 0.97
+"""A candidate as large as the frame is the frame (a screenshot)."""
+LEVELS = (0.3, 0.45, 0.6, 0.75, 0.9)
+"""Brightness levels tried for the region cue, as quantiles of the photo's luma."""
+SAME_CORNER_FRACTION = 0.02
+"""Two candidates whose corners all lie within this fraction of the photo's diagonal are one."""
+MIN_FILL = {"region-bright": 0.85, "region-dark": 0.7, "edges": 0.0}
+"""A region must fill this much of its quadrilateral (a dark one may have glare bitten out of it)."""
+MAX_CANDIDATES = 6
+"""Candidates returned, best first."""
+
+
+@dataclass(frozen=True)
+class ScreenCandidate:
+    """A quadrilateral that may be the screen, in input pixels (TL, TR, BR, BL; x, y)."""
+
+    quad: NDArray[np.float64]
+    cue: str
+    """Which cue proposed it: ``region-bright``, ``region-dark``, ``edges``."""
+    score: float
+    """Screen-likeness: the contrast step along the border (levels), discounted when not filled or not convex."""
+
+
+def _work_image(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], int]:
+    h, w = rgb.shape[:2]
+    factor = max(1, int(np.ceil(max(h, w) / WORK_SIDE)))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return small, factor
+
+
+def _quad_of(contour: NDArray[np.int32], shape: tuple[int, int]) -> NDArray[np.float64] | None:
+    """The four corners of a contour's convex hull when it is a quadrilateral of plausible size, else None."""
+    area_total = shape[0] * shape[1]
+    hull = cv2.convexHull(contour)
+    hull_area = cv2.contourArea(hull)
+    if not MIN_AREA_FRACTION * area_total <= hull_area <= MAX_AREA_FRACTION * area_total:
+        return None
+    approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(approx) != 4 or not cv2.isContourConvex(approx):
+        return None
+    corners = _order_corners(approx.reshape(4, 2).astype(np.float64))
+    h, w = shape
+    touching = (corners[:, 0] <= 2) | (corners[:, 0] >= w - 3) | (corners[:, 1] <= 2) | (corners[:, 1] >= h - 3)
+    if touching.sum() >= 3:
+        return None  # the frame itself, or a wall or floor running off it
+    sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
+    if sides.min() < 0.15 * sides.max():
+        return None  # a sliver
+    return corners
+
+
+def _region_contours(small: NDArray[np.uint8]) -> list[tuple[str, NDArray[np.int32]]]:
+    """Outer contours of bright and dark regions at several levels (quantiles of luma)."""
+    blurred = cv2.GaussianBlur(small, (0, 0), 2.0)
+    levels = np.quantile(blurred, LEVELS)
+    otsu, _ = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    out = []
+    close = np.ones((7, 7), np.uint8)
+    for level in sorted({float(otsu), *map(float, levels)}):
+        for polarity, name in ((cv2.THRESH_BINARY, "region-bright"), (cv2.THRESH_BINARY_INV, "region-dark")):
+            _, binary = cv2.threshold(blurred, level, 255, polarity)
+            binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, close)
+            contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            for c in sorted(contours, key=cv2.contourArea, reverse=True)[:4]:
+                out.append((name, c))
+    return out
+
+
+def _edge_contours(small: NDArray[np.uint8]) -> list[tuple[str, NDArray[np.int32]]]:
+    """Closed outlines in the edge map (any polarity of step), holes included."""
+    blurred = cv2.GaussianBlur(small, (0, 0), 1.5)
+    median = float(np.median(blurred))
+    edges = cv2.Canny(blurred, max(5.0, 0.33 * median), max(15.0, 0.66 * median + 10))
+    edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    area_total = small.shape[0] * small.shape[1]
+    big = [c for c in contours if cv2.contourArea(cv2.convexHull(c)) >= MIN_AREA_FRACTION * area_total]
+    return [("edges", c) for c in sorted(big, key=lambda c: cv2.contourArea(cv2.convexHull(c)), reverse=True)[:12]]
+
+
+def _border_contrast(small: NDArray[np.float32], quad: NDArray[np.float64]) -> float:
+    """Median absolute luma step across the quad's border, sampled along all four sides (levels).
+
+    A screen's border is a step all the way round (bezel, or the wall for a
+    borderless screen); an outline drawn through content is not.
+    """
+    centre = quad.mean(axis=0)
+    steps = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        t = np.linspace(0.1, 0.9, 24)[:, None]
+        points = a + t * (b - a)
+        d = b - a
+        normal = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
+        if np.dot(centre - (a + b) / 2, normal) < 0:
+            normal = -normal  # pointing inwards
+        offset = max(3.0, 0.015 * float(np.hypot(*d)))
+        inside = points + offset * normal
+        outside = points - offset * normal
+        coords = np.concatenate([inside, outside])
+        vals = cv2.remap(small, coords[:, 0:1].astype(np.float32), coords[:, 1:2].astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE).ravel()
+        side_steps = np.abs(vals[:24] - vals[24:])
+        steps.append(float(np.median(side_steps)))
+    # The weakest side counts most: glare may wash one side out, but a
+    # candidate with two sides of no step at all is not a screen.
+    steps.sort()
+    return 0.5 * steps[0] + 0.3 * steps[1] + 0.2 * steps[2]
+
+
+BEZEL_SEARCH = 0.05
+"""How far outward (fraction of the screen diagonal) a side is searched for the bezel's inner edge."""
+
+
+def _side_profile(image: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
+                  offsets: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Median luma along the side a-b (its middle 70 %), at each offset along ``normal``."""
+    t = np.linspace(0.15, 0.85, 32)
+    base = a[None, :] + t[:, None] * (b - a)[None, :]
+    pts = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
+    vals = cv2.remap(image, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    return np.median(vals, axis=1).astype(np.float64)
+
+
+def _bezel_offset(profile: NDArray[np.float64], offsets: NDArray[np.float64], plateau_px: float) -> float:
+    """Outward distance from a side to where the darkest band (a dark bezel) begins, or 0.
+
+    Screens often start with a dark bar (a title bar, a menu) that a bright
+    region stops at; the displayed image ends where the bezel's flat dark
+    band begins. The band is the darkest level of the profile; the edge is
+    where the profile first settles within a few levels of it for at least
+    ``plateau_px``, at half the step into it.
+    """
+    outside = offsets > 0
+    inside_level = float(np.median(profile[~outside])) if (~outside).any() else float(profile[0])
+    dark = float(profile[outside].min())
+    if inside_level - dark < 20.0:
+        return 0.0  # no dark band outside: a light bezel, or no bezel (the side stays where it is)
+    tol = max(5.0, 0.06 * (inside_level - dark))
+    step = float(offsets[1] - offsets[0])
+    run = max(2, int(np.ceil(plateau_px / step)))
+    flat = profile <= dark + tol
+    idx = np.flatnonzero(outside)
+    for k in idx:
+        if k + run <= len(profile) and flat[k : k + run].all():
+            if k == idx[0]:
+                return 0.0  # already at the bezel
+            level = (profile[k - 1] + dark) / 2
+            lo, hi = profile[k - 1], profile[k]
+            frac = 0.5 if lo == hi else float(np.clip((lo - level) / (lo - hi), 0.0, 1.0))
+            return float(offsets[k - 1] + frac * step)
+    return 0.0
+
+
+def _snap_to_bezel(image: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Move each side outward to the inner edge of a dark bezel, when there is one; corners re-intersected."""
+    diagonal = float(np.hypot(*(quad[2] - quad[0])))
+    offsets = np.arange(-0.01 * diagonal, BEZEL_SEARCH * diagonal, 0.5)
+    centre = quad.mean(axis=0)
+    lines = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = (b - a) / (np.hypot(*(b - a)) + 1e-9)
+        normal = np.array([-d[1], d[0]])
+        if np.dot(centre - (a + b) / 2, normal) > 0:
+            normal = -normal  # pointing outwards
+        shift = _bezel_offset(_side_profile(image, a, b, normal, offsets), offsets, max(2.0, 0.004 * diagonal))
+        lines.append((a + shift * normal, d))
+    out = np.empty((4, 2))
+    for i in range(4):
+        (p, u), (q, v) = lines[i - 1], lines[i]
+        m = np.array([u, -v]).T
+        if abs(np.linalg.det(m)) < 1e-6:
+            return quad
+        out[i] = p + np.linalg.solve(m, q - p)[0] * u
+    return out
+
+
+def _fill(contour: NDArray[np.int32], quad: NDArray[np.float64]) -> float:
+    """How much of the quadrilateral the region fills (1 for an edge outline, which has no interior)."""
+    return min(1.0, cv2.contourArea(contour) / max(cv2.contourArea(quad.astype(np.float32)), 1.0))
+
+
+def _same(a: NDArray[np.float64], b: NDArray[np.float64], tolerance: float) -> bool:
+    return bool(np.hypot(*(a - b).T).max() < tolerance)
+
+
+def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) -> list[ScreenCandidate]:
+    """Quadrilaterals that may be the screen, best first (at most ``limit``), from several cues.
+
+    Parameters
+    ----------
+    rgb : ndarray (H, W, 3) uint8
+        A photo.
+    limit : int, keyword-only
+        Candidates returned.
+
+    Returns
+    -------
+    list of ScreenCandidate
+        Corners refined by robust line fits to the outline's sides, in
+        input pixels. Empty when nothing four-sided and screen-sized is seen.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> photo = np.full((600, 800, 3), 90, np.uint8)                    # a grey wall
+    >>> photo[100:420, 150:650] = 20                                     # bezel
+    >>> photo[115:405, 165:635] = 235                                    # the screen
+    >>> best = screen_candidates(photo)[0]
+    >>> edges = np.array([[164.5, 114.5], [634.5, 114.5], [634.5, 404.5], [164.5, 404.5]])  # pixel edges
+    >>> bool(np.abs(best.quad - edges).max() < 1.0), best.cue
+    (True, 'region-bright')
+    """
+    small, factor = _work_image(rgb)
+    if min(small.shape) < 16:
+        return []
+    smallf = cv2.GaussianBlur(small, (0, 0), 1.0).astype(np.float32)
+    tolerance = SAME_CORNER_FRACTION * float(np.hypot(*small.shape))
+    found: list[ScreenCandidate] = []
+    for cue, contour in [*_region_contours(small), *_edge_contours(small)]:
+        quad = _quad_of(contour, small.shape)
+        if quad is None:
+            continue
+        refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
+        refined = _snap_to_bezel(smallf, refined)
+        fill = 1.0 if cue == "edges" else _fill(contour, refined)
+        if fill < MIN_FILL[cue]:
+            continue
+        score = _border_contrast(smallf, refined) * fill
+        candidate = ScreenCandidate((refined + 0.5) * factor - 0.5, cue, score)
+        same = [i for i, c in enumerate(found) if _same(c.quad / factor, candidate.quad / factor, tolerance)]
+        if same:
+            i = same[0]
+            if candidate.score > found[i].score:
+                found[i] = candidate
+            continue
+        found.append(candidate)
+    found.sort(key=lambda c: c.score, reverse=True)
+    return found[:limit]
