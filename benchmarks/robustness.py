@@ -1155,6 +1155,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
                     fp_samples=3, peers=args.peers, workers=args.workers)
     if args.samples is not None:
         plan.screenshot_samples = plan.photo_samples = plan.sweep_samples = args.samples
+    if args.photo_samples is not None:
+        plan.photo_samples = args.photo_samples
     if args.peer_samples is not None:
         plan.peer_samples = args.peer_samples
     plan.conditions = select_conditions(args.conditions)
@@ -1180,6 +1182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure peers (default on when installed)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--samples", type=int, help="samples per condition (EMR screens), overriding the mode")
+    parser.add_argument("--photo-samples", type=int, help="samples per photo level (phone-standard, phone-hard), overriding the mode and --samples")
     parser.add_argument("--peer-samples", type=int, help="peers run on the first N EMR samples of each condition (and every natural image)")
     parser.add_argument("--no-color", action="store_true", help="no ANSI red for false attributions")
     args = parser.parse_args(argv)
