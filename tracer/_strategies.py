@@ -84,7 +84,9 @@ class Outline:
 def outline(search: Search, quad: NDArray[np.float64], name: str) -> Outline:
     """Rectify a screen outline and measure the comb's scales in it."""
     rect, rect_hom, shrink = rectify_quad(search.y, quad)
-    base = Geometry(name, rect_hom, 1.0 / shrink, quad, True)
+    # An upright rectangle is a digital composite (a screenshot with a border,
+    # a shared screen in a video call), not an optical photo: no glare to mask.
+    base = Geometry(name, rect_hom, 1.0 / shrink, quad, photo=not axis_aligned(quad))
     combs = comb_candidates(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), float(rect.shape[1]))
     return Outline(name, quad, rect, rect_hom, shrink, combs)
 
@@ -102,7 +104,7 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True) ->
     # Seen steeply off-axis, a side's foreshortening makes the rectangle's
     # side lengths a poor guide to its aspect (and a cropped photo hides the
     # principal point that would fix it): search the aspect widely.
-    wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, True)
+    wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, photo=not axis_aligned(found.quad))
     return any(search.attempt(g, refine=True) for g in comb_geometries(found.rect, wide, 2, (0.5, 2.0), float(found.rect.shape[1])))
 
 
@@ -123,10 +125,9 @@ def axis_aligned(quad: NDArray[np.float64], *, slope: float = AXIS_ALIGNED_SLOPE
 
 
 def _outlines(search: Search) -> list[ScreenCandidate]:
-    """The multi-cue finder's outlines, screenshot regions dropped (computed once per trace)."""
+    """The multi-cue finder's outlines (computed once per trace)."""
     if search.outlines is None:
-        found = _timed(search, "quad_s", lambda: screen_candidates(search.rgb, limit=OUTLINES_TRIED + 2))
-        search.outlines = [c for c in found if not axis_aligned(c.quad)][:OUTLINES_TRIED]
+        search.outlines = _timed(search, "quad_s", lambda: screen_candidates(search.rgb, limit=OUTLINES_TRIED + 2))
     return search.outlines
 
 
@@ -148,12 +149,17 @@ def screen_quad(search: Search) -> bool:
     carrier's lattice shows in them), best first, the first thoroughly and
     the others at their best comb scale.
     """
-    return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE], "screen-quad")
+    return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE][:OUTLINES_TRIED], "screen-quad")
 
 
 def faint_screen_quad(search: Search) -> bool:
-    """Outlines with a weak border step (a dark screen in a dark bezel, a borderless screen on a light wall): after the input as it is."""
-    return _try_outlines(search, [c for c in _outlines(search) if c.score < CLEAR_OUTLINE], "faint-screen-quad")
+    """Outlines with a weak border step (a dark screen in a dark bezel, a borderless screen on a light wall): after the input as it is.
+
+    Upright rectangles among them are regions of a screenshot (a dark
+    panel, a table), which the input as it is has covered: skipped.
+    """
+    faint = [c for c in _outlines(search) if c.score < CLEAR_OUTLINE and not axis_aligned(c.quad)]
+    return _try_outlines(search, faint[:OUTLINES_TRIED], "faint-screen-quad")
 
 
 def as_is(search: Search) -> bool:
