@@ -101,7 +101,7 @@ def _sample(i: int, rng: np.random.Generator, key: watermark.Key) -> tuple[NDArr
 
 def run(samples: int) -> list[Row]:
     key = watermark.Key(bytes(range(32)))
-    rows = []
+    rows: list[Row] = []
     for gen in _generators():
         for level in gen.levels:
             row = Row(gen.name, level, first_s=[], multi_s=[])

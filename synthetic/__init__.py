@@ -48,6 +48,7 @@ True
 from __future__ import annotations
 
 from . import records
+from . import scenes_b
 from ._contact_sheet import contact_sheet
 from ._geometry import project_points
 from ._leak import Leak
@@ -75,6 +76,7 @@ __all__ = [
     "project_points",
     "records",
     "render_screen",
+    "scenes_b",
     "screen_set",
     "screenshot_leak",
 ]
