@@ -1,4 +1,7 @@
-"""Inner code: a rate-1/2, constraint-length-7 convolutional code with soft decoding.
+"""Payload format 1's code: a rate-1/2, constraint-length-7 convolutional code with soft decoding, under RS(17, 13).
+
+Format 2 (the polar code of :mod:`watermark._code2`) replaced it; this
+module stays for the benchmarks that measure one against the other.
 
 The generators are the industry-standard pair (171, 133 octal) used by
 IEEE 802.11 and CCSDS; with soft-decision decoding it gains about 5 dB over
@@ -11,9 +14,22 @@ uses to choose erasures.
 from __future__ import annotations
 
 import numpy as np
+import reedsolo
 from numpy.typing import NDArray
 
-__all__ = ["conv_encode", "conv_decode", "coded_length", "MEMORY"]
+from ._errors import OptionError
+
+__all__ = [
+    "conv_encode",
+    "conv_decode",
+    "coded_length",
+    "MEMORY",
+    "FORMAT1_CHANNEL_BITS",
+    "FORMAT1_MAX_CANDIDATES",
+    "FORMAT1_MESSAGE_BYTES",
+    "format1_encode",
+    "format1_candidates",
+]
 
 MEMORY = 6  # constraint length 7
 _GENERATORS = (0o171, 0o133)
@@ -94,3 +110,49 @@ def conv_decode(soft: NDArray[np.floating]) -> tuple[NDArray[np.uint8], NDArray[
     joint = alpha[:n_info, :, None] + gamma[:n_info] + beta[1 : n_info + 1][:, _NEXT]  # (t, s, u)
     llr = joint[:, :, 0].max(axis=1) - joint[:, :, 1].max(axis=1)
     return (llr < 0).astype(np.uint8), np.abs(llr)
+
+
+# --- payload format 1: RS(17, 13) + this code on 284 channel bits -------------------------------------
+#
+# No longer used to embed (format 2 is the polar code of watermark._code2). Kept so that
+# benchmarks can measure format 2 against it on the same soft values.
+
+FORMAT1_MESSAGE_BYTES = 13
+"""Format 1 carried the same 13-byte message (8 whitened payload bytes + 5 MAC bytes)."""
+_FORMAT1_RS_NSYM = 4
+FORMAT1_CHANNEL_BITS = 2 * (8 * (FORMAT1_MESSAGE_BYTES + _FORMAT1_RS_NSYM) + MEMORY)  # 284
+FORMAT1_MAX_CANDIDATES = _FORMAT1_RS_NSYM + 1
+"""Reed-Solomon is tried with 0..4 erasures, each returning at most one distinct message."""
+
+
+def format1_encode(message: bytes) -> NDArray[np.uint8]:
+    """Format-1 channel bits (284) of a 13-byte message: RS(17, 13), then the K=7 rate-1/2 code."""
+    if len(message) != FORMAT1_MESSAGE_BYTES:
+        raise OptionError(f"a format-1 message is {FORMAT1_MESSAGE_BYTES} bytes, got {len(message)}", name="message", value=len(message))
+    codeword = bytes(reedsolo.RSCodec(_FORMAT1_RS_NSYM).encode(bytearray(message)))
+    return conv_encode(np.unpackbits(np.frombuffer(codeword, dtype=np.uint8)))
+
+
+def format1_candidates(soft: NDArray[np.floating]) -> list[bytes]:
+    """Distinct candidate messages (at most 5, in the order tried) from 284 format-1 soft values.
+
+    Max-log-MAP on the convolutional code, then Reed-Solomon with no
+    erasures and with the 1..4 least reliable bytes erased.
+    """
+    rs = reedsolo.RSCodec(_FORMAT1_RS_NSYM)
+    soft = np.nan_to_num(np.asarray(soft, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if soft.shape != (FORMAT1_CHANNEL_BITS,):
+        raise OptionError(f"soft must have shape ({FORMAT1_CHANNEL_BITS},), got {soft.shape}", name="soft", value=soft.shape)
+    bits, reliability = conv_decode(soft)
+    received = bytearray(np.packbits(bits).tobytes())
+    order = np.argsort(reliability.reshape(-1, 8).min(axis=1), kind="stable")
+    out: list[bytes] = []
+    for n_erasures in range(_FORMAT1_RS_NSYM + 1):
+        erase = sorted(int(i) for i in order[:n_erasures])
+        try:
+            message = bytes(rs.decode(received, erase_pos=erase or None)[0])
+        except reedsolo.ReedSolomonError:
+            continue
+        if message not in out:
+            out.append(message)
+    return out

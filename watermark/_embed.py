@@ -17,8 +17,14 @@ from ._payload import Payload, encode_payload
 
 __all__ = ["embed", "overlay", "pattern_tile", "DEFAULT_RMS", "WHITE_HEADROOM"]
 
-DEFAULT_RMS = 1.5
-"""Luma RMS of the pattern at ``strength=1`` (8-bit levels), before rounding and clipping."""
+DEFAULT_RMS = 1.44
+"""Luma RMS of the pattern at ``strength=1`` (8-bit levels), before rounding and clipping.
+
+Set for equal visibility with payload format 1 at 1.5: format 2's off-axis
+slots measured 1-2 % more mean FLIP (38 ppd) on white and X-ray screens at
+the same RMS, and FLIP grows about as the square root of the amplitude
+(``python -m benchmarks.visibility``).
+"""
 
 WHITE_HEADROOM = 1
 """Levels by which the brightest values are lowered so that + excursions on white survive."""

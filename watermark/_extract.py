@@ -226,8 +226,10 @@ def phase_candidates(folded: NDArray[np.floating], key: Key, count: int = N_CAND
     """The ``count`` strongest tile phases of a folded tile, on the 4-pixel band grid.
 
     The statistic at each cyclic shift is the summed energy of all channel
-    bits' correlations: large at the true phase whatever the payload, and a
-    chi-square field elsewhere.
+    bits' group correlations (each bit's 2-3 keyed slots, signed and summed,
+    squared): large at the true phase and orientation whatever the payload,
+    and a chi-square field elsewhere. The score is a robust z-score (median
+    and MAD of the field).
     """
     band = tile_to_band(folded)
     patterns = bit_band_patterns(key)
@@ -271,7 +273,7 @@ def decode_at(folded: NDArray[np.floating], key: Key, candidate: PhaseCandidate)
         bit_error_rate=None if outcome.channel_bit_errors is None else outcome.channel_bit_errors / CHANNEL_BITS,
         offset=(int(-shift[0] % TILE), int(-shift[1] % TILE)),
         bit_snr=bit_snr,
-        diagnostics={"erasures": outcome.erasures, "mac_checks": outcome.mac_checks},
+        diagnostics={"erasures": outcome.erasures, "mac_checks": outcome.mac_checks, "list_rank": outcome.list_rank},
     )
     return result, outcome.mac_checks
 

@@ -2,10 +2,20 @@
 
 One *tile* of ``TILE`` x ``TILE`` pixels carries the whole codeword. Its
 level-2 DWT approximation band (``TILE/4`` square) is cut into 8x8 blocks;
-in each block's orthonormal DCT, the coefficients with ``1 <= u + v <= 3``
+in each block's orthonormal DCT, the coefficients with ``u, v`` in 1..3
 are *slots* (9 per block, 576 per tile). Slot ``i`` carries channel bit
-``SLOT_BIT[i]`` with keyed sign ``s_i``: its coefficient is
-``amplitude * s_i * (1 - 2 * bit)``; every other coefficient is zero.
+``slot_bit[i]`` with keyed sign ``s_i``: its coefficient is
+``amplitude * s_i * (1 - 2 * bit)``; every other coefficient is zero. A keyed
+permutation gives each of the 256 channel bits (payload format 2) 2 slots,
+and bits 0..63 a third, spread over the tile and over frequencies.
+
+The slots of one channel bit form a *group*: they carry the same bit, so the
+squared sum of a group's signed correlations does not depend on the payload.
+The tile-phase search sums it over groups (:func:`bit_band_patterns`), and
+because a group links slots in different 8x8 blocks, the sum peaks at the
+true phase and orientation only. (Were every slot a different bit, it would
+reduce to the energy of all slots: the same for every key, periodic in
+whole-block shifts and blind to orientation.)
 
 Both transforms are linear and orthonormal (``pywt`` with ``periodization``
 and ``scipy.fft.dctn(norm='ortho')``), so the spatial tile is a fixed linear
@@ -14,9 +24,20 @@ once and cached, and tiles seamlessly (periodic boundary). Decoding is the
 forward transform and a correlation, which is invariant to the gain that
 camera exposure and gamma apply.
 
-Basis periods run from 64 px (u + v = 1) down to about 21 px (u = 3), i.e.
-features of 11-32 screen pixels, which survive capture at 0.3x scale; the
-design notes (DESIGN.md) measured that an 8 px carrier does not.
+Basis periods run from 64 px (u = 1) down to about 21 px (u = 3) along each
+axis, i.e. features of 11-32 screen pixels, which survive capture at 0.3x
+scale; the design notes (DESIGN.md) measured that an 8 px carrier does not.
+
+Why ``u, v >= 1`` (payload format 2; format 1 used ``1 <= u + v <= 3``):
+every slot is a product of a horizontal and a vertical cosine, so its energy
+lies off the frequency axes (18 to 45 degrees). On EMR screens the content
+noise that survives the prefilter sits on the axes (table rules, text rows
+and columns: ``python -m benchmarks.band_snr`` measured 13x more noise power
+within 5 degrees of an axis than at 35-45 degrees on hard phone photos), so
+format 1's six axial slots of nine bought little SNR. At the true geometry
+this raised the soft-bit SNR on the benchmark's phone-hard photos from 0.38
+to 1.16 (median of 12) and on phone-standard from 2.7 to 4.7, at the same
+FLIP visibility (``benchmarks/results/visibility.md``).
 """
 
 from __future__ import annotations
@@ -50,18 +71,22 @@ WAVELET = "sym4"
 BAND = TILE >> LEVEL  # 64: side of the approximation band of one tile
 BLOCK = 8
 N_BLOCKS = (BAND // BLOCK) ** 2  # 64
-_UV = [(u, v) for s in (1, 2, 3) for u in range(s + 1) for v in (s - u,)]  # 9 positions, u + v in 1..3
+_UV = [(u, v) for u in (1, 2, 3) for v in (1, 2, 3)]  # 9 positions, off the frequency axes
 UV_U = np.array([u for u, _ in _UV])
 UV_V = np.array([v for _, v in _UV])
 N_SLOTS = N_BLOCKS * len(_UV)  # 576
-# Positions with u + v = 4 or 5 carry no signal: the decoder uses them to measure noise.
-_NOISE_UV = [(u, v) for s in (4, 5) for u in range(s + 1) for v in (s - u,) if u < BLOCK and v < BLOCK]
+# Unused positions with u + v = 4 or 5 carry no signal: the decoder uses them to measure noise.
+_NOISE_UV = [(u, v) for s in (4, 5) for u in range(s + 1) for v in (s - u,) if u < BLOCK and v < BLOCK and (u, v) not in _UV]
 NOISE_U = np.array([u for u, _ in _NOISE_UV])
 NOISE_V = np.array([v for _, v in _NOISE_UV])
 
 
 class SlotLayout:
-    """Keyed assignment of slots to channel bits, with keyed signs."""
+    """Keyed assignment of slots to channel bits, with keyed signs.
+
+    ``slot_bit[i]`` is the channel bit of slot ``i``, ``sign[i]`` its keyed
+    sign, ``bit_slot_count[j]`` the number of slots of bit ``j`` (2 or 3).
+    """
 
     __slots__ = ("slot_bit", "sign", "bit_slot_count")
 
@@ -132,18 +157,20 @@ def band_to_slots(band: NDArray[np.floating]) -> NDArray[np.float64]:
 
 
 def band_noise_coefficients(band: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Coefficients of the unused u + v in {4, 5} positions: content and camera noise only."""
+    """Coefficients of the unused positions with u + v in {4, 5}: content and camera noise only."""
     blocks = band_to_blocks(band)
     return blocks[..., NOISE_U, NOISE_V].reshape(*band.shape[:-2], -1)
 
 
 @functools.lru_cache(maxsize=16)
 def bit_band_patterns(key: Key) -> NDArray[np.complex64]:
-    """rFFT of each channel bit's band-domain pattern, (CHANNEL_BITS, BAND, BAND//2+1).
+    """rFFT of each channel bit's band-domain group pattern, (CHANNEL_BITS, BAND, BAND//2+1).
 
-    ``irfft2(rfft2(band) * conj(P[j]))[t]`` is the soft value of bit ``j``
-    when the band is cyclically shifted by ``t``: the tile-phase search
-    correlates all bits at all shifts with one batched FFT.
+    The pattern of bit ``j`` is its 2-3 slots' basis functions with their
+    keyed signs. ``irfft2(rfft2(band) * conj(P[j]))[t]`` is the soft value of
+    bit ``j`` (the signed sum of its slots) when the band is cyclically
+    shifted by ``t``: the tile-phase search correlates all groups at all
+    shifts with one batched FFT.
     """
     layout = slot_layout(key)
     coeffs = np.zeros((CHANNEL_BITS, BAND // BLOCK, BAND // BLOCK, BLOCK, BLOCK))

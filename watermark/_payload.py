@@ -1,30 +1,51 @@
-"""Payload (viewer ID + time) and the channel codec that carries it.
+"""Payload (viewer ID + time) and the channel codec that carries it (payload format 2).
 
 Encoding chain (all keyed material derived from the :class:`Key`)::
 
     64 payload bits ─ XOR keyed whitening ─┐
-                                           ├─ 13 bytes ─ RS(17, 13) ─ 136 bits
-    40-bit HMAC-SHA256 of the payload ─────┘        ─ conv. code K=7 r=1/2 ─ 284 channel bits
+                                           ├─ 104 bits ─ polar code (256, 104) ─ 256 channel bits
+    40-bit HMAC-SHA256 of the payload ─────┘                (each on 2-3 keyed slots of the tile)
 
-Decoding runs the chain backwards from per-bit soft values: max-log-MAP
-decoding of the convolutional code gives bits and their reliabilities; the
-Reed-Solomon decoder is tried with no erasures and then with the 1..4 least
-reliable bytes erased; every distinct codeword it returns is checked against
-the keyed MAC, and only a codeword whose MAC matches is reported.
+Decoding runs it backwards from per-channel-bit soft values (the sum of a
+bit's slots): successive-cancellation list decoding with 32 paths
+(:mod:`watermark._code2`), then the ``MAX_MAC_CHECKS_PER_DECODE`` = 5 best
+paths are checked against the keyed MAC, best first, and only a message
+whose MAC matches (and whose 64 bits parse as a payload) is reported.
+
+False-payload bound. When the soft values carry no mark of this key (noise,
+an unmarked image, another key's mark, a wrong tile phase), the decoder's
+output is a function of the soft values alone, which hold no information on
+the key's MAC; each distinct candidate message therefore matches the 40-bit
+truncated HMAC-SHA256 tag with probability 2**-40. At most 5 distinct
+candidates are checked per decode, so by the union bound one decode reports
+a false payload with probability at most 5 * 2**-40 ~= 4.5e-12
+(``FALSE_PAYLOAD_PROBABILITY_PER_DECODE``), whatever the list holds. The
+list's other 27 paths are never checked and cost nothing; a caller that
+decodes several hypotheses (phases, orientations, geometries) multiplies by
+the number of decodes, and reports the MAC checks it made.
+
+Format history: format 1 carried the same 104 bits with RS(17, 13) and a
+K=7 rate-1/2 convolutional code on 284 channel bits (kept in
+:mod:`watermark._ecc` for comparison). Format 2 decodes at about 1.8 dB
+lower per-slot SNR (``benchmarks/code_curve.py``); a format-1 mark is not
+read by a format-2 decoder (it fails the phase search and the MAC). The
+4-bit version field of the payload stays 1: it versions the 64-bit payload
+layout, which has not changed; the channel format is fixed by the decoder
+that reads it, and a mark of another format cannot pass the MAC.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-import reedsolo
 from numpy.typing import NDArray
 
-from ._ecc import coded_length, conv_decode, conv_encode
+from ._code2 import CODE_LENGTH, INFO_BITS, MAX_CANDIDATES, polar_code
 from ._errors import OptionError, PayloadError
 from ._key import Key
 
@@ -50,18 +71,19 @@ EPOCH = EARLIEST_TIMESTAMP
 LATEST = LATEST_TIMESTAMP
 _PAYLOAD_BYTES = 8
 _MAC_BYTES = 5
-_RS_NSYM = 4
 MAC_BITS = 8 * _MAC_BYTES
-_MESSAGE_BYTES = _PAYLOAD_BYTES + _MAC_BYTES
-_CODEWORD_BYTES = _MESSAGE_BYTES + _RS_NSYM
-CHANNEL_BITS = coded_length(8 * _CODEWORD_BYTES)  # 284
-MAX_MAC_CHECKS_PER_DECODE = _RS_NSYM + 1
-"""Codewords checked against the keyed MAC by one :func:`decode_soft_bits` call, at most.
+CHANNEL_FORMAT = 2
+"""The channel code's format: 2 = polar (256, 104) on 2-3 slots per bit (1 was RS + convolutional, 284 bits)."""
+CHANNEL_BITS = CODE_LENGTH  # 256
+MAX_MAC_CHECKS_PER_DECODE = MAX_CANDIDATES
+"""Candidate messages checked against the keyed MAC by one :func:`decode_soft_bits` call, at most.
 
-Reed-Solomon is tried with 0..4 erasures, each returning at most one distinct codeword.
+The list decoder keeps 32 paths; only the 5 best (distinct messages) reach the MAC.
 """
 FALSE_PAYLOAD_PROBABILITY_PER_DECODE = MAX_MAC_CHECKS_PER_DECODE * 2.0**-MAC_BITS
-_RS = reedsolo.RSCodec(_RS_NSYM)
+"""Union bound on a false payload per decode: 5 checks, each passing by chance with probability 2**-40."""
+if INFO_BITS != 8 * (_PAYLOAD_BYTES + _MAC_BYTES):  # pragma: no cover - the code and the message must agree
+    raise ImportError("the channel code does not carry a 13-byte message")
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,8 @@ class Payload:
         seconds. Stored in UTC at one-minute resolution (seconds are dropped),
         from 2020-01-01 to 2100-12-31.
     version : int
-        Payload format version; only 1 exists.
+        Version of this 64-bit layout; only 1 exists (the channel code that
+        carries it is format 2, ``CHANNEL_FORMAT``).
 
     Notes
     -----
@@ -162,17 +185,36 @@ def _normalize_timestamp(value: object) -> datetime:
     return ts
 
 
-def _bytes_to_bits(data: bytes) -> NDArray[np.uint8]:
-    return np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
+def _message(payload: Payload, key: Key) -> bytes:
+    """The 13 message bytes: keyed-whitened payload (8) + keyed MAC of the plain payload (5)."""
+    plain = payload.to_bytes()
+    whitened = bytes(a ^ b for a, b in zip(plain, key.derive("whiten", _PAYLOAD_BYTES)))
+    return whitened + key.mac(plain, _MAC_BYTES)
+
+
+def _check(message: bytes, key: Key) -> Payload | None:
+    """The payload of a 13-byte candidate message whose MAC matches and whose bits parse, else None."""
+    plain = bytes(a ^ b for a, b in zip(message[:_PAYLOAD_BYTES], key.derive("whiten", _PAYLOAD_BYTES)))
+    if not hmac.compare_digest(key.mac(plain, _MAC_BYTES), message[_PAYLOAD_BYTES:]):
+        return None
+    try:
+        return Payload.from_bytes(plain)
+    except PayloadError:
+        return None
 
 
 def encode_payload(payload: Payload, key: Key) -> NDArray[np.uint8]:
-    """Channel bits (0/1, length ``CHANNEL_BITS``) for ``payload`` under ``key``."""
-    plain = payload.to_bytes()
-    whitened = bytes(a ^ b for a, b in zip(plain, key.derive("whiten", _PAYLOAD_BYTES)))
-    message = whitened + key.mac(plain, _MAC_BYTES)
-    codeword = bytes(_RS.encode(bytearray(message)))
-    return conv_encode(_bytes_to_bits(codeword))
+    """Channel bits (0/1, length ``CHANNEL_BITS``) for ``payload`` under ``key``.
+
+    Examples
+    --------
+    >>> key = Key(bytes(range(32)))
+    >>> bits = encode_payload(Payload(viewer_id=7, timestamp=datetime(2026, 1, 2, tzinfo=timezone.utc)), key)
+    >>> bits.shape, bits.dtype.name
+    ((256,), 'uint8')
+    """
+    info = np.unpackbits(np.frombuffer(_message(payload, key), dtype=np.uint8))
+    return polar_code().encode(info)
 
 
 @dataclass(frozen=True)
@@ -182,74 +224,70 @@ class DecodeOutcome:
     Attributes
     ----------
     payload : Payload or None
-        The payload, only if a codeword passed the keyed MAC.
+        The payload, only if a candidate passed the keyed MAC.
     mac_checks : int
-        Distinct candidate codewords tested against the MAC (each may pass by
+        Distinct candidate messages tested against the MAC (each may pass by
         chance with probability 2**-40 when the input is not our mark).
     channel_bit_errors : int or None
         Hard-decision disagreements between the soft values and the
         re-encoded payload (only when a payload was found).
     erasures : int
-        Bytes erased in the successful Reed-Solomon attempt.
+        Reed-Solomon erasures of payload format 1; always 0 in format 2
+        (kept so that existing callers keep working).
+    list_rank : int or None
+        Rank (0 = best path) of the candidate that passed, when found.
     """
 
     payload: Payload | None
     mac_checks: int
     channel_bit_errors: int | None = None
     erasures: int = 0
+    list_rank: int | None = None
 
 
 def decode_soft_bits(soft: NDArray[np.floating], key: Key) -> DecodeOutcome:
-    """Decode channel soft values (positive means bit 0) into a payload, or nothing.
+    """Decode channel soft values (positive means bit 0, any scale) into a payload, or nothing.
 
     Notes
     -----
-    False-payload probability. When ``soft`` carries no mark of ``key``
-    (noise, an unmarked image, another key's mark), every candidate codeword
-    the Reed-Solomon stage returns is, as far as the MAC can tell, an
-    arbitrary message, and HMAC-SHA256 truncated to 40 bits accepts it with
-    probability 2**-40. At most ``_RS_NSYM + 1 = 5`` candidates are tested
-    per call, so by the union bound a call returns a false payload with
-    probability at most 5 * 2**-40 ~= 4.5e-12 (``FALSE_PAYLOAD_PROBABILITY_PER_DECODE``),
-    whatever the noise. Callers that try several hypotheses (offsets,
-    rotations) multiply by the number of calls. The version and reserved
-    bits must also parse, which only lowers the figure.
+    The soft value of a channel bit is the sum of its slots' signed values
+    (proportional to its LLR when all slots have the same noise); non-finite
+    values count as erasures. The list decoder's 5 best distinct messages
+    are checked against the MAC, best first; the first that passes is the
+    result.
+
+    False-payload probability. When ``soft`` carries no mark of ``key``,
+    each checked candidate passes the 40-bit MAC with probability 2**-40, so
+    a call returns a false payload with probability at most
+    ``MAX_MAC_CHECKS_PER_DECODE * 2**-40 = 5 * 2**-40 ~= 4.5e-12``
+    (``FALSE_PAYLOAD_PROBABILITY_PER_DECODE``), whatever the noise. Callers
+    that try several hypotheses (offsets, rotations) multiply by the number
+    of calls. The version and reserved bits must also parse, which only
+    lowers the figure.
+
+    Examples
+    --------
+    >>> key = Key(bytes(range(32)))
+    >>> p = Payload(viewer_id=7, timestamp=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    >>> soft = 1.0 - 2.0 * encode_payload(p, key)
+    >>> outcome = decode_soft_bits(soft, key)
+    >>> outcome.payload == p, outcome.mac_checks, outcome.channel_bit_errors
+    (True, 1, 0)
     """
     soft = np.asarray(soft, dtype=np.float64)
     if soft.shape != (CHANNEL_BITS,):
         raise OptionError(f"soft must have shape ({CHANNEL_BITS},), got {soft.shape}", name="soft", value=soft.shape)
-    if not np.all(np.isfinite(soft)):
-        soft = np.nan_to_num(soft, nan=0.0, posinf=0.0, neginf=0.0)
-    bits, reliability = conv_decode(soft)
-    received = bytearray(np.packbits(bits).tobytes())
-    byte_reliability = reliability.reshape(_CODEWORD_BYTES, 8).min(axis=1)
-    order = np.argsort(byte_reliability, kind="stable")
-    tried: set[bytes] = set()
-    for n_erasures in range(_RS_NSYM + 1):
-        erase = sorted(int(i) for i in order[:n_erasures])
-        try:
-            message, codeword, _ = _RS.decode(received, erase_pos=erase or None)
-        except reedsolo.ReedSolomonError:
+    soft = np.nan_to_num(soft, nan=0.0, posinf=0.0, neginf=0.0)
+    candidates, penalty = polar_code().decode(soft[None])
+    checks = 0
+    for rank in range(min(MAX_MAC_CHECKS_PER_DECODE, candidates.shape[1])):
+        if not np.isfinite(penalty[0, rank]):
+            break
+        checks += 1
+        payload = _check(np.packbits(candidates[0, rank]).tobytes(), key)
+        if payload is None:
             continue
-        message = bytes(message)
-        if message in tried:
-            continue
-        tried.add(message)
-        whitened, tag = message[:_PAYLOAD_BYTES], message[_PAYLOAD_BYTES:]
-        plain = bytes(a ^ b for a, b in zip(whitened, key.derive("whiten", _PAYLOAD_BYTES)))
-        if not _constant_time_equal(key.mac(plain, _MAC_BYTES), tag):
-            continue
-        try:
-            payload = Payload.from_bytes(plain)
-        except PayloadError:
-            continue
-        recoded = conv_encode(_bytes_to_bits(bytes(codeword)))
+        recoded = encode_payload(payload, key)
         errors = int(np.count_nonzero((soft < 0) != (recoded == 1)))
-        return DecodeOutcome(payload, len(tried), errors, n_erasures)
-    return DecodeOutcome(None, len(tried))
-
-
-def _constant_time_equal(a: bytes, b: bytes) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
+        return DecodeOutcome(payload, checks, errors, 0, rank)
+    return DecodeOutcome(None, checks)

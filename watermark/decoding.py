@@ -29,6 +29,15 @@ Examples
 (True, True)
 >>> decoding.encode_payload(p, key).shape == (decoding.CHANNEL_BITS,)
 True
+
+Payload format 2: the 104-bit message (64 whitened payload bits + 40-bit
+MAC) is a polar (256, 104) codeword, each of the ``CHANNEL_BITS`` = 256
+coded bits on 2-3 keyed slots (``slot_layout``); :func:`decode_soft_bits`
+list-decodes and checks the 5 best candidates against the MAC, so one
+decode reports a false payload with probability at most
+``MAX_MAC_CHECKS_PER_DECODE * 2**-MAC_BITS = 5 * 2**-40 ~= 4.5e-12``.
+``coefficients_to_tile`` and ``tile_to_band`` are the linear maps between
+slot values and a tile, for tools that simulate the channel.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from __future__ import annotations
 from ._extract import PhaseCandidate, decode_at, decode_folded, fold_tiles, phase_candidates, suppress_content
 from ._image import luma
 from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, encode_payload
-from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout
+from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout, tile_to_band
 
 __all__ = [
     "BAND",
@@ -57,4 +66,5 @@ __all__ = [
     "phase_candidates",
     "slot_layout",
     "suppress_content",
+    "tile_to_band",
 ]

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from watermark import FALSE_PAYLOAD_PROBABILITY_PER_DECODE, Payload, PayloadError
-from watermark.decoding import CHANNEL_BITS, decode_soft_bits, encode_payload
+from watermark import FALSE_PAYLOAD_PROBABILITY_PER_DECODE, OptionError, Payload, PayloadError
+from watermark.decoding import CHANNEL_BITS, MAX_MAC_CHECKS_PER_DECODE, decode_soft_bits, encode_payload
 
 RNG_SEED = 20261130  # noise draws below depend on it
 
@@ -69,10 +69,26 @@ def test_codec_rejects_noise(key):
     assert FALSE_PAYLOAD_PROBABILITY_PER_DECODE < 1e-11
 
 
-def test_codec_uses_erasures_for_unreliable_bytes(key, payload):
+def test_codec_fills_a_hole_of_unknown_bits(key, payload):
     bits = encode_payload(payload, key)
     soft = 1.0 - 2.0 * bits
-    soft[40:100] = 0.0  # a 60-bit hole (e.g. a glare spot): about 4 bytes the inner code must guess
+    soft[40:100] = 0.0  # a 60-bit hole (e.g. a glare spot): bits the list decoder must infer
+    soft[100:110] = np.nan  # non-finite values are erasures too
     outcome = decode_soft_bits(soft, key)
     assert outcome.payload == payload
-    assert outcome.erasures > 0
+    assert outcome.list_rank is not None and outcome.mac_checks == outcome.list_rank + 1
+
+
+def test_codec_checks_at_most_five_candidates_on_noise(key):
+    # The false-payload bound rests on this count: 5 distinct candidates, each passing the 40-bit MAC w.p. 2**-40.
+    rng = np.random.default_rng(RNG_SEED + 1)
+    for _ in range(40):
+        outcome = decode_soft_bits(rng.standard_normal(CHANNEL_BITS) * rng.uniform(0.1, 10), key)
+        assert outcome.payload is None
+        assert outcome.mac_checks == MAX_MAC_CHECKS_PER_DECODE == 5
+    assert FALSE_PAYLOAD_PROBABILITY_PER_DECODE == 5 * 2.0**-40
+
+
+def test_codec_rejects_soft_values_of_the_wrong_length(key):
+    with pytest.raises(OptionError, match=r"soft must have shape \(256,\)"):
+        decode_soft_bits(np.zeros(284), key)
