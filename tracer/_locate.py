@@ -38,10 +38,15 @@ MAX_AREA_FRACTION = 0.97
 """A candidate as large as the frame is the frame (a screenshot)."""
 LEVELS = (0.3, 0.45, 0.6, 0.75, 0.9)
 """Brightness levels tried for the region cue, as quantiles of the photo's luma."""
-SAME_CORNER_FRACTION = 0.02
+SAME_CORNER_FRACTION = 0.004
 """Two candidates whose corners all lie within this fraction of the photo's diagonal are one."""
+NEAR_CORNER_FRACTION = 0.02
+"""At most NEAR_KEPT candidates within this fraction of each other are returned (variants of one outline)."""
+NEAR_KEPT = 2
 MIN_FILL = {"region-bright": 0.85, "region-dark": 0.7, "edges": 0.0}
 """A region must fill this much of its quadrilateral (a dark one may have glare bitten out of it)."""
+CANNY_LOW, CANNY_HIGH = 24.0, 60.0
+"""Hysteresis thresholds of the edge cue (Sobel magnitude of the shrunk, blurred photo)."""
 MAX_CANDIDATES = 6
 """Candidates returned, best first."""
 
@@ -106,8 +111,10 @@ def _region_contours(small: NDArray[np.uint8]) -> list[tuple[str, NDArray[np.int
 def _edge_contours(small: NDArray[np.uint8]) -> list[tuple[str, NDArray[np.int32]]]:
     """Closed outlines in the edge map (any polarity of step), holes included."""
     blurred = cv2.GaussianBlur(small, (0, 0), 1.5)
-    median = float(np.median(blurred))
-    edges = cv2.Canny(blurred, max(5.0, 0.33 * median), max(15.0, 0.66 * median + 10))
+    # Thresholds on the Sobel magnitude (about 4x the step in levels): a step of
+    # 15 levels all along a side links up, whatever the scene's brightness (an
+    # inner screen edge against a grey or silver bezel is often no more).
+    edges = cv2.Canny(blurred, CANNY_LOW, CANNY_HIGH)
     edges = cv2.dilate(edges, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     area_total = small.shape[0] * small.shape[1]
@@ -284,6 +291,16 @@ def _same(a: NDArray[np.float64], b: NDArray[np.float64], tolerance: float) -> b
     return bool(np.hypot(*(a - b).T).max() < tolerance)
 
 
+def _add(found: list[ScreenCandidate], candidate: ScreenCandidate, tolerance: float) -> None:
+    """Add a candidate unless one with the same corners is there (the better score is kept)."""
+    for i, c in enumerate(found):
+        if _same(c.quad, candidate.quad, tolerance):
+            if candidate.score > c.score:
+                found[i] = candidate
+            return
+    found.append(candidate)
+
+
 def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) -> list[ScreenCandidate]:
     """Quadrilaterals that may be the screen, best first (at most ``limit``), from several cues.
 
@@ -322,20 +339,23 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
         if quad is None:
             continue
         refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
-        refined = _snap_to_bezel(smallf, refined)
         fill = 1.0 if cue == "edges" else _fill(contour, refined)
         if fill < MIN_FILL[cue]:
             continue
-        score = _border_contrast(smallf, refined) * fill
-        candidate = ScreenCandidate((refined + 0.5) * factor - 0.5, cue, score)
-        same = [i for i, c in enumerate(found) if _same(c.quad / factor, candidate.quad / factor, tolerance)]
-        if same:
-            i = same[0]
-            if candidate.score > found[i].score:
-                found[i] = candidate
-            continue
-        found.append(candidate)
+        # The outline as found, and moved out to a dark bezel's inner edge:
+        # right for a screen whose dark title bar a region stopped at, wrong
+        # for a light bezel in a dark room (the "bezel" would be the wall).
+        # Both are proposed; the mark decides.
+        for variant in (refined, _snap_to_bezel(smallf, refined)):
+            score = _border_contrast(smallf, variant) * fill
+            _add(found, ScreenCandidate((variant + 0.5) * factor - 0.5, cue, score), tolerance * factor)
     found.sort(key=lambda c: c.score, reverse=True)
+    near = NEAR_CORNER_FRACTION * float(np.hypot(*small.shape)) * factor
+    kept: list[ScreenCandidate] = []
+    for c in found:
+        if sum(_same(k.quad, c.quad, near) for k in kept) < NEAR_KEPT:
+            kept.append(c)
+    found = kept
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) if factor > 1 else smallf
     radius = 1.5 * factor + 1.5
     return [ScreenCandidate(refine_full_resolution(gray, c.quad, radius), c.cue, c.score) for c in found[:limit]]
