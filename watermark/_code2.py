@@ -25,14 +25,15 @@ band (32 screen px) and blind to the tile's orientation: the phase could
 only be found modulo 32 px, among 512 equal peaks. Measured on simulated
 folded tiles (``benchmarks/code_curve.py``, part 2): a polar code of length
 512 over all 576 slots decodes at 0.4-0.6 dB lower SNR, but its phase is
-found (tracer's rule) in at most 70% of frames even at a per-slot SNR of 0.9;
-this code's 2-3 slot groups give a phase z-score about 10% above format 1's
-284 pairs, and end to end (phase found and decoded) it needs a = 0.58 / 0.66
-for 50% / 90% of frames, against 0.72 / 0.83 for format 1 (+1.8 / +1.9 dB).
-A punctured length-288 code on pairs and a 2/4-slot split came out level
-with it (within the noise of 80 frames per point) and 3 slots per bit
-behind (the code loses more than the phase search gains); this one has the
-stronger phase peak of the two level designs and the shorter decoder.
+found (tracer's rule) in at most two thirds of frames even at a per-slot SNR
+of 0.9; this code's 2-3 slot groups give a phase z-score 5-15% above format
+1's 284 pairs, and end to end (phase found and decoded) it needs a = 0.60 /
+0.67 for 50% / 90% of frames, against 0.72 / 0.80 for format 1 (+1.7 / +1.5
+dB). A punctured length-288 code on pairs and a 2/4-slot split came out
+level with it (within the noise of 80 frames per point: better at 50%,
+worse at 90%) and 3 slots per bit behind (the code loses more than the phase
+search gains); this one has the stronger phase peak of the level designs
+and the shorter decoder.
 
 Decoding
 --------

@@ -26,8 +26,9 @@ the number of decodes, and reports the MAC checks it made.
 
 Format history: format 1 carried the same 104 bits with RS(17, 13) and a
 K=7 rate-1/2 convolutional code on 284 channel bits (kept in
-:mod:`watermark._ecc` for comparison). Format 2 decodes at about 1.8 dB
-lower per-slot SNR (``benchmarks/code_curve.py``); a format-1 mark is not
+:mod:`watermark._ecc` for comparison). Format 2 decodes at 1.7-1.9 dB
+lower per-slot SNR, 1.5-1.7 dB end to end with the phase search
+(``benchmarks/code_curve.py``); a format-1 mark is not
 read by a format-2 decoder (it fails the phase search and the MAC). The
 4-bit version field of the payload stays 1: it versions the 64-bit payload
 layout, which has not changed; the channel format is fixed by the decoder
