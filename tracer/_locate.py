@@ -291,6 +291,14 @@ def _same(a: NDArray[np.float64], b: NDArray[np.float64], tolerance: float) -> b
     return bool(np.hypot(*(a - b).T).max() < tolerance)
 
 
+def _within(quad: NDArray[np.float64], shape: tuple[int, int], margin: float = 0.05) -> bool:
+    """Every corner inside the image, give or take ``margin`` of its size (corners may lie just outside a cropped photo)."""
+    h, w = shape
+    x, y = quad[:, 0], quad[:, 1]
+    return bool(np.all(np.isfinite(quad)) and x.min() >= -margin * w and x.max() <= (1 + margin) * w
+                and y.min() >= -margin * h and y.max() <= (1 + margin) * h)
+
+
 def _add(found: list[ScreenCandidate], candidate: ScreenCandidate, tolerance: float) -> None:
     """Add a candidate unless one with the same corners is there (the better score is kept)."""
     for i, c in enumerate(found):
@@ -339,6 +347,8 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
         if quad is None:
             continue
         refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
+        if not _within(refined, small.shape):
+            continue  # nearly parallel side fits met far outside the photo: not a screen
         fill = 1.0 if cue == "edges" else _fill(contour, refined)
         if fill < MIN_FILL[cue]:
             continue
