@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._sync import _order_corners, _refine_corners
+from ._sync import _order_corners, _refine_corners, intersect_lines
 
 __all__ = ["ScreenCandidate", "screen_candidates"]
 
@@ -62,12 +62,27 @@ class ScreenCandidate:
     """Screen-likeness: the contrast step along the border (levels), discounted when not filled or not convex."""
 
 
-def _work_image(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], int]:
+def _work_image(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], int]:
+    """The photo's gray levels at full resolution, shrunk for the cues, and the shrink factor."""
     h, w = rgb.shape[:2]
     factor = max(1, int(np.ceil(max(h, w) / WORK_SIDE)))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    return small, factor
+    return gray, small, factor
+
+
+def _sides(quad: NDArray[np.float64]) -> list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:
+    """Each side of a convex quad as (start, end, unit direction, unit normal pointing outwards)."""
+    centre = quad.mean(axis=0)
+    out = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = (b - a) / (np.hypot(*(b - a)) + 1e-9)
+        normal = np.array([-d[1], d[0]])
+        if np.dot(centre - (a + b) / 2, normal) > 0:
+            normal = -normal
+        out.append((a, b, d, normal))
+    return out
 
 
 def _quad_of(contour: NDArray[np.int32], shape: tuple[int, int]) -> NDArray[np.float64] | None:
@@ -128,19 +143,13 @@ def _border_contrast(small: NDArray[np.float32], quad: NDArray[np.float64]) -> f
     A screen's border is a step all the way round (bezel, or the wall for a
     borderless screen); an outline drawn through content is not.
     """
-    centre = quad.mean(axis=0)
     steps = []
-    for i in range(4):
-        a, b = quad[i], quad[(i + 1) % 4]
+    for a, b, _, outward in _sides(quad):
         t = np.linspace(0.1, 0.9, 24)[:, None]
         points = a + t * (b - a)
-        d = b - a
-        normal = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)
-        if np.dot(centre - (a + b) / 2, normal) < 0:
-            normal = -normal  # pointing inwards
-        offset = max(3.0, 0.015 * float(np.hypot(*d)))
-        inside = points + offset * normal
-        outside = points - offset * normal
+        offset = max(3.0, 0.015 * float(np.hypot(*(b - a))))
+        inside = points - offset * outward
+        outside = points + offset * outward
         coords = np.concatenate([inside, outside])
         vals = cv2.remap(small, coords[:, 0:1].astype(np.float32), coords[:, 1:2].astype(np.float32), cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE).ravel()
@@ -201,33 +210,15 @@ def _snap_to_bezel(image: NDArray[np.float32], quad: NDArray[np.float64]) -> NDA
     """Move each side outward to the inner edge of a dark bezel, when there is one; corners re-intersected."""
     diagonal = float(np.hypot(*(quad[2] - quad[0])))
     offsets = np.arange(-0.01 * diagonal, BEZEL_SEARCH * diagonal, 0.5)
-    centre = quad.mean(axis=0)
     lines = []
-    for i in range(4):
-        a, b = quad[i], quad[(i + 1) % 4]
-        d = (b - a) / (np.hypot(*(b - a)) + 1e-9)
-        normal = np.array([-d[1], d[0]])
-        if np.dot(centre - (a + b) / 2, normal) > 0:
-            normal = -normal  # pointing outwards
+    for a, b, d, normal in _sides(quad):
         shift = _bezel_offset(_side_profile(image, a, b, normal, offsets), offsets, max(2.0, 0.004 * diagonal))
         lines.append((a + shift * normal, d))
-    return _intersect(lines, quad)
+    return intersect_lines(lines, quad)
 
 
 EDGE_SAMPLES = 48
 """Profiles across each side, at full resolution, for the sub-pixel edge fit."""
-
-
-def _intersect(lines: list[tuple[NDArray[np.float64], NDArray[np.float64]]], fallback: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Corners where consecutive (point, direction) lines meet; ``fallback`` when two are parallel."""
-    out = np.empty((4, 2))
-    for i in range(4):
-        (p, u), (q, v) = lines[i - 1], lines[i]
-        m = np.array([u, -v]).T
-        if abs(np.linalg.det(m)) < 1e-6:
-            return fallback
-        out[i] = p + np.linalg.solve(m, q - p)[0] * u
-    return out
 
 
 def _fit_line(points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
@@ -253,15 +244,9 @@ def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64],
     the side shows: brighter inside or outside) peaks, refined by a
     parabola; lines are fitted robustly and intersected.
     """
-    centre = quad.mean(axis=0)
     offsets = np.arange(-radius, radius + 1e-9, 0.25)
     lines = []
-    for i in range(4):
-        a, b = quad[i], quad[(i + 1) % 4]
-        d = (b - a) / (np.hypot(*(b - a)) + 1e-9)
-        normal = np.array([-d[1], d[0]])
-        if np.dot(centre - (a + b) / 2, normal) > 0:
-            normal = -normal  # outwards
+    for a, b, d, normal in _sides(quad):
         t = np.linspace(0.08, 0.92, EDGE_SAMPLES)
         base = a[None, :] + t[:, None] * (b - a)[None, :]
         pts = base[:, None, :] + offsets[None, :, None] * normal[None, None, :]
@@ -279,7 +264,7 @@ def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64],
         strong = y1 > max(2.0, 0.3 * float(np.median(y1)))
         line = _fit_line(base[strong] + edge[strong, None] * normal[None, :])
         lines.append(line if line is not None else (a, d))
-    return _intersect(lines, quad)
+    return intersect_lines(lines, quad)
 
 
 def _fill(contour: NDArray[np.int32], quad: NDArray[np.float64]) -> float:
@@ -336,7 +321,7 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
     >>> bool(np.abs(best.quad - edges).max() < 0.2)
     True
     """
-    small, factor = _work_image(rgb)
+    gray8, small, factor = _work_image(rgb)
     if min(small.shape) < 16:
         return []
     smallf = cv2.GaussianBlur(small, (0, 0), 1.0).astype(np.float32)
@@ -366,6 +351,6 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
         if sum(_same(k.quad, c.quad, near) for k in kept) < NEAR_KEPT:
             kept.append(c)
     found = kept
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) if factor > 1 else smallf
+    gray = gray8.astype(np.float32) if factor > 1 else smallf
     radius = 1.5 * factor + 1.5
     return [ScreenCandidate(refine_full_resolution(gray, c.quad, radius), c.cue, c.score) for c in found[:limit]]

@@ -132,14 +132,18 @@ def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> N
                 break
             keep = new_keep
         lines.append((mean, direction))
+    return intersect_lines(lines, quad)
+
+
+def intersect_lines(lines: list[tuple[NDArray[np.float64], NDArray[np.float64]]], fallback: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Corners where consecutive (point, direction) side lines meet; ``fallback`` when two are parallel."""
     out = np.empty((4, 2))
     for i in range(4):
         (p, u), (q, v) = lines[i - 1], lines[i]
         m = np.array([u, -v]).T
         if abs(np.linalg.det(m)) < 1e-6:
-            return quad
-        s = np.linalg.solve(m, q - p)[0]
-        out[i] = p + s * u
+            return fallback
+        out[i] = p + np.linalg.solve(m, q - p)[0] * u
     return out
 
 
