@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,6 +123,9 @@ class Search:
         self.found: Found | None = None
         self.outlines: list[ScreenCandidate] | None = None
         """Screen outlines of the input, once a strategy has looked for them."""
+        self.observers: list[Callable[[Geometry, Evaluation], None]] = []
+        """Called with every geometry attempted (after refinement) and its evaluation, before decoding:
+        ledger-assisted attribution tests its candidates on the same geometries the blind search tries."""
 
     def rank(self, residual: NDArray[np.float32], weight: NDArray[np.float32], orientations: list[tuple[int, bool]]) -> list[Candidate]:
         """Fold a content-suppressed field and rank its phase peaks."""
@@ -145,6 +149,8 @@ class Search:
         if refine and worth_refining(geometry, evaluation, weak=refine_weak):
             geometry, evaluation = Refinement(self, geometry, evaluation).run()
         self.best_score = max(self.best_score, evaluation.best)
+        for observe in self.observers:
+            observe(geometry, evaluation)
         hit = self._decode(geometry, evaluation)
         self.timings[f"{geometry.name}_s"] = time.perf_counter() - t
         return hit

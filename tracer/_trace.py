@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -13,9 +13,9 @@ import watermark
 from watermark import DEFAULT_MAX_PIXELS, Key, LoadedImage, OptionTypeError, load_image
 from watermark.decoding import MAC_BITS
 
-from ._geometry import MAX_SCREEN_SIDE, image_corners
+from ._geometry import MAX_SCREEN_SIDE, Geometry, image_corners
 from ._result import Hypothesis, TraceResult
-from ._search import MAX_DECODES, MIN_DECODE_SCORE, Found, Search
+from ._search import MAX_DECODES, MIN_DECODE_SCORE, Evaluation, Found, Search
 from ._strategies import STRATEGIES
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
@@ -66,18 +66,31 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
     against the 40-bit MAC counts toward ``false_attribution_probability``.
     """
+    loaded, search = run_search(image_or_path, key_or_keys, max_pixels=max_pixels)
+    return trace_result(loaded, search, max_pixels)
+
+
+def run_search(
+    image_or_path: Any,
+    key_or_keys: Key | Sequence[Key],
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    observers: Sequence[Callable[[Geometry, Evaluation], None]] = (),
+) -> tuple[LoadedImage, Search]:
+    """Load the input and run the geometry strategies until one decodes; ``observers`` see every geometry tried."""
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
     loaded = image_or_path if isinstance(image_or_path, LoadedImage) else load_image(image_or_path, max_pixels=max_pixels)
     search = Search(loaded.rgb, keys, {"load_s": time.perf_counter() - t0})
+    search.observers.extend(observers)
     for strategy in STRATEGIES:
         if strategy(search):
             break
     search.timings["total_s"] = time.perf_counter() - t0
-    return _result(loaded, search, max_pixels)
+    return loaded, search
 
 
-def _result(loaded: LoadedImage, search: Search, max_pixels: int) -> TraceResult:
+def trace_result(loaded: LoadedImage, search: Search, max_pixels: int) -> TraceResult:
     """Assemble what the search found (or did not) into a TraceResult."""
     h, w = loaded.rgb.shape[:2]
     parameters: dict[str, Any] = {

@@ -39,6 +39,8 @@ __all__ = [
     "phase_candidates",
     "decode_at",
     "decode_folded",
+    "bit_correlations",
+    "soft_bits_at",
 ]
 
 EDGE_LEVELS = 10.0
@@ -213,6 +215,28 @@ def _bit_sums(slot_values: NDArray[np.float64], key: Key) -> NDArray[np.float64]
     return out
 
 
+def bit_correlations(band: NDArray[np.floating], key: Key) -> NDArray[np.float32]:
+    """Every channel bit's soft value at every cyclic band shift: (CHANNEL_BITS, BAND, BAND).
+
+    Entry ``[j, ty, tx]`` is the signed sum of bit ``j``'s slots when the
+    band is shifted by ``(ty, tx)`` (a tile shift of 4 pixels per band
+    step): one batched FFT correlation with the keyed group patterns.
+    """
+    patterns = bit_band_patterns(key)
+    spectrum = scipy.fft.rfft2(np.asarray(band, dtype=np.float32))
+    return scipy.fft.irfft2(spectrum[None] * np.conj(patterns), s=(BAND, BAND), workers=-1).astype(np.float32, copy=False)
+
+
+def soft_bits_at(folded: NDArray[np.floating], key: Key, shifts: list[tuple[int, int]]) -> NDArray[np.float64]:
+    """Channel soft values (len(shifts), CHANNEL_BITS) of a folded tile cyclically shifted by whole pixels.
+
+    Shift ``(dy, dx)`` reads the tile as ``np.roll(folded, (-dy, -dx))``: band
+    shift ``(ty, tx)`` of :func:`bit_correlations` is pixel shift ``(4 ty, 4 tx)``.
+    """
+    stack = np.stack([np.roll(folded, (-dy, -dx), axis=(0, 1)) for dy, dx in shifts])
+    return _bit_sums(band_to_slots(tile_to_band(stack)), key)
+
+
 @dataclass(frozen=True)
 class PhaseCandidate:
     """A tile-phase peak: band shift (ty, tx) and its robust z-score."""
@@ -231,9 +255,7 @@ def phase_candidates(folded: NDArray[np.floating], key: Key, count: int = N_CAND
     and a chi-square field elsewhere. The score is a robust z-score (median
     and MAD of the field).
     """
-    band = tile_to_band(folded)
-    patterns = bit_band_patterns(key)
-    corr = scipy.fft.irfft2(scipy.fft.rfft2(band.astype(np.float32))[None] * np.conj(patterns), s=(BAND, BAND), workers=-1)
+    corr = bit_correlations(tile_to_band(folded), key)
     energy = np.einsum("jyx,jyx->yx", corr, corr, dtype=np.float64)
     median = float(np.median(energy))
     spread = float(np.median(np.abs(energy - median))) * 1.4826 + 1e-12

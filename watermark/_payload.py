@@ -55,6 +55,7 @@ __all__ = [
     "DecodeOutcome",
     "encode_payload",
     "decode_soft_bits",
+    "list_codewords",
     "CHANNEL_BITS",
     "MAC_BITS",
     "MAX_MAC_CHECKS_PER_DECODE",
@@ -292,3 +293,19 @@ def decode_soft_bits(soft: NDArray[np.floating], key: Key) -> DecodeOutcome:
         errors = int(np.count_nonzero((soft < 0) != (recoded == 1)))
         return DecodeOutcome(payload, checks, errors, 0, rank)
     return DecodeOutcome(None, checks)
+
+
+def list_codewords(soft: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """The list decoder's codewords for ``soft`` (best path first), channel bits 0/1, (n, CHANNEL_BITS).
+
+    None of them is checked against the MAC (so none costs a false-payload
+    check): this is how well the best codewords of the whole code fit the
+    soft values, for comparing a known candidate against them.
+    """
+    soft = np.nan_to_num(np.asarray(soft, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if soft.shape != (CHANNEL_BITS,):
+        raise OptionError(f"soft must have shape ({CHANNEL_BITS},), got {soft.shape}", name="soft", value=soft.shape)
+    code = polar_code()
+    candidates, penalty = code.decode(soft[None])
+    keep = np.isfinite(penalty[0])
+    return np.stack([code.encode(m) for m in candidates[0][keep]]) if keep.any() else np.zeros((0, CHANNEL_BITS), np.uint8)

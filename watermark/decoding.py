@@ -42,9 +42,9 @@ slot values and a tile, for tools that simulate the channel.
 
 from __future__ import annotations
 
-from ._extract import PhaseCandidate, decode_at, decode_folded, fold_tiles, phase_candidates, suppress_content
+from ._extract import PhaseCandidate, bit_correlations, decode_at, decode_folded, fold_tiles, phase_candidates, soft_bits_at, suppress_content
 from ._image import luma
-from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, encode_payload
+from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, encode_payload, list_codewords
 from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout, tile_to_band
 
 __all__ = [
@@ -56,15 +56,18 @@ __all__ = [
     "TILE",
     "DecodeOutcome",
     "PhaseCandidate",
+    "bit_correlations",
     "coefficients_to_tile",
     "decode_at",
     "decode_folded",
     "decode_soft_bits",
     "encode_payload",
     "fold_tiles",
+    "list_codewords",
     "luma",
     "phase_candidates",
     "slot_layout",
+    "soft_bits_at",
     "suppress_content",
     "tile_to_band",
 ]
