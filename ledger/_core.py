@@ -259,13 +259,16 @@ class Ledger:
         return rows[0] if rows else None
 
     def views(
-        self, *, viewer_id: int | None = None, since: datetime | None = None, until: datetime | None = None
+        self, *, viewer_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
+        record_id: str | None = None,
     ) -> list[View]:
-        """Recorded views in commit order, optionally for one viewer and a time range.
+        """Recorded views in commit order, optionally for one viewer, one record and a time range.
 
         Parameters
         ----------
         viewer_id : int, keyword-only
+        record_id : str, keyword-only
+            Only the views of this record (the candidates of ``trace-leak --record``).
         since, until : datetime, keyword-only
             Inclusive lower and exclusive upper bound on ``viewed_at``.
 
@@ -287,6 +290,9 @@ class Ledger:
         if viewer_id is not None:
             clauses.append("viewer_id = ?")
             params.append(viewer_id_field(viewer_id))
+        if record_id is not None:
+            clauses.append("record_id = ?")
+            params.append(text_field(record_id, "record_id"))
         if lo is not None:
             clauses.append("minute >= ?")
             params.append(minute_of(lo))

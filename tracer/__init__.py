@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from watermark import DEFAULT_MAX_PIXELS, ImageLoadError, LeaktraceError, LoadedImage, load_image
 
+from ._attribute import DEFAULT_THRESHOLD, Attribution, CandidateScore, attribute, attribute_sets
 from ._locate import ScreenCandidate, screen_candidates
 from ._result import Hypothesis, TraceResult
 from ._trace import trace
 
 __all__ = [
+    "Attribution",
+    "CandidateScore",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_THRESHOLD",
     "Hypothesis",
     "ImageLoadError",
     "LeaktraceError",
     "LoadedImage",
     "ScreenCandidate",
     "TraceResult",
+    "attribute",
+    "attribute_sets",
     "load_image",
     "screen_candidates",
     "trace",

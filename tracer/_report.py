@@ -41,6 +41,7 @@ import watermark
 from ledger import LedgerLookup
 from watermark import ImageError, OptionError, OptionTypeError
 
+from ._attribute import Attribution
 from ._result import TraceResult
 
 __all__ = ["ReportEntry", "probability_sentence", "render_report", "write_report"]
@@ -89,6 +90,8 @@ class ReportEntry:
     result: TraceResult
     image: NDArray[np.uint8]
     ledger: LedgerLookup | None = None
+    attribution: Attribution | None = None
+    """Ledger-assisted attribution of the same image (:func:`tracer.attribute`), when it ran."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.result, TraceResult):
@@ -109,6 +112,11 @@ class ReportEntry:
             )
         if image.shape[0] < 1 or image.shape[1] < 1:
             raise ImageError(f"image must not be empty, got shape {image.shape}", shape=image.shape, dtype=str(image.dtype))
+        if self.attribution is not None and not isinstance(self.attribution, Attribution):
+            raise OptionTypeError(
+                f"attribution must be a tracer.Attribution or None, got {type(self.attribution).__name__}",
+                name="attribution", value=self.attribution,
+            )
         if self.ledger is not None and not isinstance(self.ledger, LedgerLookup):
             raise OptionTypeError(
                 f"ledger must be a ledger.LedgerLookup or None, got {type(self.ledger).__name__}",
@@ -344,6 +352,79 @@ class _Bits:
 
 
 @dataclass(frozen=True)
+class _AttributionView:
+    """The ledger-assisted attribution of one entry, ready for the template."""
+
+    named: bool
+    headline: str
+    reason: str
+    sentence: str
+    candidates: int
+    score_threshold: str
+    bound: str
+    rows: list[dict[str, str]]
+    plot: str | None
+    null_text: str
+
+
+def _null_plot_png(att: Attribution) -> bytes | None:
+    """Histogram of the image's own null (never-displayed payloads), the score threshold, and the candidates' scores."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    null = att.null_scores
+    if null is None or null.size == 0:
+        return None
+    fig = Figure(figsize=(8.0, 2.8), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    top = max([att.score_threshold(), float(null.max())] + [c.score for c in att.ranked[:1]]) + 1.0
+    bins = np.linspace(min(0.0, float(null.min())), top, 60)
+    ax.hist(null, bins=bins.tolist(), color="0.6", label=f"{null.size} payloads never displayed (this image's null)")
+    ax.axvline(att.score_threshold(), color="#c53030", linestyle="--", label=f"score needed ({att.threshold:.0e})")
+    for c in att.ranked[:1]:
+        ax.axvline(c.score, color="#2b6cb0", linewidth=2, label=f"best candidate: viewer {c.payload.viewer_id}")
+    ax.set_xlabel("matched-filter score z")
+    ax.set_ylabel("payloads")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _attribution_view(att: Attribution) -> _AttributionView:
+    if att.named and att.minute_from is not None and att.minute_to is not None:
+        when = (f"{att.minute_from:%Y-%m-%d %H:%M} UTC" if att.minute_from == att.minute_to
+                else f"between {att.minute_from:%Y-%m-%d %H:%M} and {att.minute_to:%H:%M} UTC")
+        headline = f"Attributed: viewer {att.viewer_id}, {when}"
+    else:
+        headline = "Nobody named from the ledger's candidates"
+    p = att.false_attribution_probability
+    sentence = (
+        "The false-attribution probability bounds the chance that this test would name a viewer from these "
+        f"{att.candidates} candidates when the image carries none of their marks, or would name the wrong one of them, "
+        "counting every candidate, geometry, orientation and tile position tried."
+    )
+    rows = [
+        {"viewer": str(c.payload.viewer_id), "minute": f"{c.payload.timestamp:%Y-%m-%d %H:%M}", "score": f"{c.score:.2f}",
+         "records": ", ".join(c.to_dict()["records"]) or "-", "geometry": c.geometry or "-"}
+        for c in att.ranked[:10]
+    ]
+    png = _null_plot_png(att)
+    null = att.null_scores
+    null_text = ("" if null is None or null.size == 0 else
+                 f"{null.size} random payloads that were never displayed, scored on the same tests, reached at most {float(null.max()):.2f}.")
+    return _AttributionView(
+        named=att.named, headline=headline, reason=att.reason, sentence=sentence, candidates=att.candidates,
+        score_threshold=f"{att.score_threshold():.2f}", bound="n/a" if p is None else _probability_text(p),
+        rows=rows, plot=None if png is None else _png_data_uri(png), null_text=null_text,
+    )
+
+
+@dataclass(frozen=True)
 class _EntryView:
     """One entry, with every value the templates need computed (and nothing pre-rendered as HTML)."""
 
@@ -368,6 +449,7 @@ class _EntryView:
     rectified_error: str | None
     bits: _Bits | None
     parameters: list[tuple[str, _Cell]]
+    attribution: _AttributionView | None = None
 
 
 def _json_default(value: object) -> object:
@@ -497,6 +579,7 @@ def _entry_view(entry: ReportEntry, index: int) -> _EntryView:
         rectified_error=rectified_error,
         bits=_bits(r),
         parameters=[(str(k), _cell(v)) for k, v in (r.parameters or {}).items()],
+        attribution=None if entry.attribution is None else _attribution_view(entry.attribution),
     )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
@@ -26,6 +28,7 @@ from ledger import (
 )
 from watermark import DEFAULT_MAX_PIXELS, Key, LeaktraceError, load_image
 
+from ._attribute import DEFAULT_THRESHOLD, Attribution, attribute
 from ._report import ReportEntry, write_report
 from ._result import TraceResult
 from ._trace import trace
@@ -46,6 +49,9 @@ EPILOG = """examples:
   trace-leak leaked.jpg --key-file hospital.key --report leak-report.html
   trace-leak a.jpg b.png --key-file 2026.key --key-file 2025.key --json
   trace-leak leaked.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite
+  trace-leak leaked.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite --record "MRN 28110431"
+  trace-leak leaked.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite \
+      --since 2026-03-01T09:00Z --until 2026-03-01T10:00Z
 
 exit status: 0 every image traced, 1 some image carried no readable mark, 2 error
 """
@@ -87,7 +93,54 @@ def _parser() -> argparse.ArgumentParser:
         "--max-pixels", type=_int_in(1, None), default=DEFAULT_MAX_PIXELS,
         help="refuse larger images (default %(default)s)",
     )
+    attribution = parser.add_argument_group(
+        "ledger-assisted attribution",
+        "test the image against the views the ledger recorded (of one record, or every view in a time window): "
+        "names a viewer when the blind decode cannot, and only when the false-attribution probability is below the threshold",
+    )
+    attribution.add_argument("--record", help="the record shown in the image: its views in the ledger are the candidates")
+    attribution.add_argument("--since", type=_when, help="candidates viewed at or after this time (ISO 8601 with a time zone)")
+    attribution.add_argument("--until", type=_when, help="candidates viewed before this time (ISO 8601 with a time zone)")
+    attribution.add_argument(
+        "--threshold", type=_probability, default=DEFAULT_THRESHOLD,
+        help="name a candidate only below this false-attribution probability (default %(default)s)",
+    )
+    attribution.add_argument(
+        "--null-samples", type=_int_in(0, 100_000), default=1000,
+        help="random never-displayed payloads scored on the same tests, for the report's null plot (default %(default)s)",
+    )
     return parser
+
+
+def _when(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with a time zone (``Z`` allowed)."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time such as 2026-03-01T09:30Z, got {text!r}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z or {text}+01:00), got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a probability strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability such as 1e-9, got {text!r}") from None
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1), got {text!r}")
+    return value
+
+
+def _describe_attribution(att: Attribution) -> str:
+    window = f"{att.candidates} candidate views from the ledger"
+    if att.named:
+        return f"  ledger attribution: NAMED {att.reason} ({window})"
+    best = att.best
+    top = "" if best is None else f"; best candidate viewer {best.payload.viewer_id} scored {best.score:.1f}, {att.score_threshold():.1f} needed"
+    return f"  ledger attribution: nobody named: {att.reason} ({window}{top})"
 
 
 def _describe(result: TraceResult) -> str:
@@ -143,12 +196,21 @@ class _Run:
     records: list[dict[str, Any]] = field(default_factory=list)
     entries: list[ReportEntry] = field(default_factory=list)
 
+    candidates: list[Any] | None = None
+    """Ledger views to attribute against (``--record`` / ``--since`` / ``--until``), else None."""
+
     def trace_image(self, path: Path) -> None:
         """Trace one image, join it with the ledger, print it; an error is recorded and the run goes on."""
+        attribution: Attribution | None = None
         try:
             loaded = load_image(path, max_pixels=self.args.max_pixels)
-            result = trace(loaded, self.keys, max_pixels=self.args.max_pixels)
-            join = self._lookup(result)
+            if self.candidates is not None:
+                attribution = attribute(loaded, self.keys, self.candidates, threshold=self.args.threshold,
+                                        null_samples=self.args.null_samples, max_pixels=self.args.max_pixels)
+                result = attribution.blind
+            else:
+                result = trace(loaded, self.keys, max_pixels=self.args.max_pixels)
+            join = self._lookup(result, attribution)
         except LeaktraceError as exc:
             _error(exc)
             self.records.append({"source": str(path), "error": str(exc)})
@@ -157,22 +219,31 @@ class _Run:
         record = result.to_dict()
         if join is not None:
             record["ledger"] = ledger_join_dict(join)
+        if attribution is not None:
+            record["attribution"] = attribution.to_dict()
         self.records.append(record)
-        self.entries.append(ReportEntry(result=result, image=loaded.rgb, ledger=join))
-        if not result.found:
+        self.entries.append(ReportEntry(result=result, image=loaded.rgb, ledger=join, attribution=attribution))
+        if not (result.found or (attribution is not None and attribution.named)):
             self.status = max(self.status, EXIT_NOT_FOUND)
         if not self.args.json:
             print(_describe(result))
+            if attribution is not None:
+                print(_describe_attribution(attribution))
             if join is not None:
                 print(format_ledger_join(join))
 
-    def _lookup(self, result: TraceResult) -> LedgerLookup | None:
-        if self.ledger is None or not result.found or result.payload is None:
+    def _lookup(self, result: TraceResult, attribution: Attribution | None) -> LedgerLookup | None:
+        """The ledger join of the blind decode's payload, else of the attributed viewer's (first) minute."""
+        if self.ledger is None:
             return None
-        return self.ledger.lookup(
-            result.payload.viewer_id, result.payload.timestamp,
-            window_minutes=self.args.window, key_fingerprint=result.key_fingerprint,
-        )
+        if result.found and result.payload is not None:
+            viewer, when, fingerprint = result.payload.viewer_id, result.payload.timestamp, result.key_fingerprint
+        elif attribution is not None and attribution.named and attribution.viewer_id is not None and attribution.minute_from is not None:
+            viewer, when = attribution.viewer_id, attribution.minute_from
+            fingerprint = attribution.best.key_fingerprint if attribution.best is not None else None
+        else:
+            return None
+        return self.ledger.lookup(viewer, when, window_minutes=self.args.window, key_fingerprint=fingerprint)
 
     def finish(self) -> int:
         """Write the report and the JSON document; the exit status."""
@@ -192,9 +263,21 @@ class _Run:
 
 def _run(args: argparse.Namespace) -> int:
     keys = [Key.from_file(path) for path in args.key_file]
+    attributing = args.record is not None or args.since is not None or args.until is not None
+    if attributing and not args.ledger:
+        raise _UsageError("--record, --since and --until choose candidates from a ledger: give --ledger")
+    if attributing and args.record is None and (args.since is None or args.until is None):
+        raise _UsageError("without --record, give both --since and --until (every view in that window is a candidate)")
+    if args.since is not None and args.until is not None and args.until <= args.since:
+        raise _UsageError("--until must be later than --since")
     ledger = Ledger.open(args.ledger, read_only=True) if args.ledger else None
     try:
         run = _Run(args, keys, ledger)
+        if attributing and ledger is not None:
+            run.candidates = ledger.views(record_id=args.record, since=args.since, until=args.until)
+            if not run.candidates:
+                what = f"record {args.record!r}" if args.record is not None else "that window"
+                raise _UsageError(f"the ledger holds no views of {what}: nothing to attribute against")
         progress = _Progress(len(args.images), sys.stderr)
         for done, path in enumerate(args.images, start=1):
             run.trace_image(path)
@@ -203,6 +286,10 @@ def _run(args: argparse.Namespace) -> int:
         if ledger is not None:
             ledger.close()
     return run.finish()
+
+
+class _UsageError(LeaktraceError):
+    """Options that do not fit together (exit 2)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
