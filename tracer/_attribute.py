@@ -32,12 +32,13 @@ energy statistic, and so everything the blind search decides (which
 geometries, refinements and phases it visits) unchanged. Conditioned on all
 of that, the signs ``g_j`` of the ``c_j`` are therefore independent fair
 coins, and ``z = sum_j g_j x_j |c_j| / ||c||`` is a Rademacher sum with unit
-variance proxy: by Hoeffding's inequality ``P(z >= s) <= exp(-s**2 / 2)``
-for any fixed candidate, whatever the image, its content, the camera or the
-noise (no noise model). A union bound over every test (candidates x
-geometries x 8 orientations x 65,536 pixel shifts per tile) gives the
-detection part of the false-attribution probability,
-``candidates * tests * exp(-z**2 / 2)``. (Decodes that passed the MAC by
+variance proxy: by Hoeffding's inequality ``P(z >= s) <= exp(-s**2 / 2)``,
+and by Pinelis' (1994) ``P(z >= s) <= (2 e**3 / 9) Q(s)`` (``Q`` the normal
+tail; the smaller of the two is used), for any fixed candidate, whatever
+the image, its content, the camera or the noise (no noise model). A union
+bound over every test (candidates x geometries x 8 orientations x 65,536
+pixel shifts per tile) gives the detection part of the false-attribution
+probability, ``candidates * tests * tail(z)``. (Decodes that passed the MAC by
 chance, at most ``mac_checks * 2**-40``, would change the search's path;
 that term is added.)
 
@@ -147,7 +148,7 @@ class CandidateScore:
     score : float
         Best matched-filter score ``z`` over every test (see the module notes).
     bound : float
-        ``tests * exp(-score**2 / 2)``: the probability bound for this one
+        ``tests * tail(score)``: the probability bound for this one
         candidate reaching its score on an image without its mark.
     geometry : str or None
         Name of the geometry where the score peaked.
@@ -278,14 +279,32 @@ def _log_q(x: float) -> float:
     return float(log_ndtr(-x))
 
 
+PINELIS = 2.0 * math.e**3 / 9.0
+"""Pinelis' constant: a Rademacher sum of unit variance proxy has ``P(S >= s) <= PINELIS * Q(s)`` (Pinelis 1994)."""
+
+
+def _log_tail(score: float) -> float:
+    """log of the per-test tail bound: the smaller of Hoeffding's ``exp(-s**2 / 2)`` and Pinelis' ``4.46 Q(s)``."""
+    return min(-score * score / 2.0, math.log(PINELIS) + _log_q(score))
+
+
 def _score_for(probability: float, tests: float) -> float:
-    """Smallest score ``s`` with ``tests * exp(-s**2 / 2) <= probability``."""
-    return math.sqrt(max(0.0, 2.0 * (math.log(max(tests, 1.0)) - math.log(probability))))
+    """Smallest score ``s`` with ``tests * tail(s) <= probability`` (bisection; the tail falls with ``s``)."""
+    target = math.log(probability) - math.log(max(tests, 1.0))
+    lo, hi = 0.0, 40.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        lo, hi = (lo, mid) if _log_tail(mid) <= target else (mid, hi)
+    return hi
 
 
 def detection_bound(score: float, tests: float) -> float:
-    """Hoeffding union bound: ``min(1, tests * exp(-score**2 / 2))``."""
-    return min(1.0, math.exp(min(0.0, math.log(max(tests, 1.0)) - score * score / 2.0)))
+    """Union bound over ``tests``: ``min(1, tests * min(exp(-s**2 / 2), 4.46 Q(s)))`` for score ``s``.
+
+    >>> round(_score_for(detection_bound(9.0, 1e9), 1e9), 6)
+    9.0
+    """
+    return min(1.0, math.exp(min(0.0, math.log(max(tests, 1.0)) + _log_tail(score))))
 
 
 def pair_bound(z1: float, z2: float, rho: float) -> float:

@@ -103,7 +103,8 @@ def test_hoeffding_bound_holds_on_noise_tiles(key):
 
 def test_bounds_are_monotone_and_sane():
     assert detection_bound(0.0, 10) == 1.0
-    assert detection_bound(10.0, 1e6) == pytest.approx(1e6 * math.exp(-50))
+    assert detection_bound(10.0, 1e6) <= 1e6 * math.exp(-50)  # Hoeffding, or tighter (Pinelis)
+    assert detection_bound(10.0, 1e6) >= 1e6 * math.exp(-50) / 25
     assert pair_bound(12.0, 0.0, 0.3) < pair_bound(12.0, 6.0, 0.3) < pair_bound(12.0, 11.0, 0.3)
     assert pair_bound(12.0, 4.0, 0.4) > pair_bound(12.0, 4.0, 0.0)  # a related codeword is harder to rule out
     assert pair_bound(10.0, 9.8, 0.9) > 1e-3  # nearly the same codeword, nearly the same score: not separated
