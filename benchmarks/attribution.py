@@ -218,6 +218,8 @@ def tables(records: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     photos = [r for r in records if r["kind"] == "photo"]
     lines.append("## Attributed correctly (default threshold 1e-9)\n")
+    lines.append("Screen found: an attempted outline within 1% of the screen's diagonal at every corner, or the blind decode "
+                 "succeeded (its geometry was right). Minute ranges: correct attributions given as a range of minutes.\n")
     lines.append("| level | n | blind traced | screen found | set | attributed (traced) | of screen found | at true geometry | blind at true geometry | minute ranges |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for level in LEVELS:
@@ -225,7 +227,7 @@ def tables(records: list[dict[str, Any]]) -> str:
         if not rows:
             continue
         n = len(rows)
-        found = [r for r in rows if r["screen_found"]]
+        found = [r for r in rows if r["screen_found"] or r["blind_exact"]]
         for size in SET_SIZES:
             s = str(size)
             ok = sum(r["traced"][s]["correct"] for r in rows)
@@ -319,7 +321,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--negatives", type=int, default=6, help="images per negative kind and level")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/attribution.md"))
+    parser.add_argument("--from-json", type=Path, help="print the tables of an earlier run's raw records (no run)")
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        records = json.loads(args.from_json.read_text())
+        print(tables(records))
+        print(null_plot(records, args.from_json.with_name(args.from_json.stem + "_null.png")))
+        return 0
     tasks = [Task("photo", level, i) for level, n in (("standard", args.n), ("hard", args.n), ("beyond", args.beyond)) for i in range(n)]
     for kind, levels in (("unmarked-photo", ("standard", "hard")), ("other-key-photo", ("standard", "hard")),
                          ("unmarked-screenshot", ("messenger",)), ("other-key-screenshot", ("messenger",))):

@@ -19,6 +19,7 @@ __all__ = [
     "as_is_geometry",
     "comb_candidates",
     "comb_geometries",
+    "display_geometries",
     "image_corners",
     "near_similarity",
     "orient",
@@ -182,6 +183,49 @@ def comb_geometries(
 ) -> list[Geometry]:
     """:func:`comb_candidates` without the scores."""
     return [g for g, _ in comb_candidates(y, base, count, aspect_range, screen_width_px)]
+
+
+DISPLAY_RESOLUTIONS: tuple[tuple[int, int], ...] = (
+    (1280, 720), (1366, 768), (1600, 900), (1920, 1080), (2560, 1440), (3840, 2160),  # 16:9
+    (1280, 800), (1440, 900), (1680, 1050), (1920, 1200), (2560, 1600),  # 16:10
+    (1280, 1024), (2256, 1504), (2880, 1920),  # 5:4, 3:2
+    (2560, 1080), (3440, 1440),  # 21:9
+)
+"""Native resolutions of the monitors and laptop panels a record is read on (device pixels).
+
+The mark's tiles are laid in device pixels, so a located screen outline
+maps to one of these rectangles. When a photo holds the screen at a few
+tenths of a photo pixel per screen pixel, the comb's per-axis scale (a
+line a few FFT bins from DC) is often off by more than the refinement can
+recover; these are hypotheses that need no measurement.
+"""
+DISPLAY_ASPECT_SLACK = 1.45
+"""A resolution is tried when its aspect is within this factor of the outline's (foreshortening at 45 degrees is 1.41)."""
+MIN_PHOTO_PX_PER_SCREEN_PX = 0.28
+"""Below this capture scale the carrier's finest features (11 screen px) fall under 3 photo px: not tried."""
+
+
+def display_geometries(base: Geometry, quad: NDArray[np.float64]) -> list[Geometry]:
+    """Map a located screen outline onto each plausible display resolution (``DISPLAY_RESOLUTIONS``).
+
+    Plausible: the resolution's aspect is within ``DISPLAY_ASPECT_SLACK`` of
+    the outline's side ratio, and the capture scale is at least
+    ``MIN_PHOTO_PX_PER_SCREEN_PX``. Ordered by how close the aspect is.
+    """
+    top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
+    left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
+    width, height = max(top, bottom), max(left, right)
+    aspect = width / max(height, 1.0)
+    out = []
+    for w, h in DISPLAY_RESOLUTIONS:
+        ratio = (w / h) / aspect
+        if not 1 / DISPLAY_ASPECT_SLACK <= ratio <= DISPLAY_ASPECT_SLACK or width / w < MIN_PHOTO_PX_PER_SCREEN_PX:
+            continue
+        target = image_corners(w, h) - 0.5
+        hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+        out.append((abs(np.log(ratio)), Geometry(f"{base.name}@{w}x{h}", hom, float(width / w), quad, base.photo)))
+    out.sort(key=lambda item: item[0])
+    return [g for _, g in out]
 
 
 def near_similarity(hom: NDArray[np.float64]) -> bool:

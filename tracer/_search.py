@@ -138,6 +138,12 @@ class Search:
         residual, weight = suppress_content(screen.luma, valid=screen.valid)
         return Evaluation(self.rank(residual, weight, orientations), screen.out_hom, residual, weight)
 
+    def observe(self, geometry: Geometry, evaluation: Evaluation) -> None:
+        """Show an evaluated geometry to the observers without decoding it (a hypothesis ranked below the decoded ones)."""
+        self.best_score = max(self.best_score, evaluation.best)
+        for observe in self.observers:
+            observe(geometry, evaluation)
+
     def attempt(self, geometry: Geometry, *, refine: bool = False, refine_weak: bool = False, evaluated: Evaluation | None = None) -> bool:
         """Evaluate (or take ``evaluated``), refine if asked and unclear, decode the best peaks; True on a keyed match.
 
@@ -147,7 +153,12 @@ class Search:
         t = time.perf_counter()
         evaluation = self.evaluate(geometry) if evaluated is None else evaluated
         if refine and worth_refining(geometry, evaluation, weak=refine_weak):
-            geometry, evaluation = Refinement(self, geometry, evaluation).run()
+            refined, refined_evaluation = Refinement(self, geometry, evaluation).run()
+            if refined is not geometry:
+                # The climb follows the blind phase statistic, which a weak mark barely moves:
+                # observers also see the geometry it started from.
+                self.observe(geometry, evaluation)
+            geometry, evaluation = refined, refined_evaluation
         self.best_score = max(self.best_score, evaluation.best)
         for observe in self.observers:
             observe(geometry, evaluation)

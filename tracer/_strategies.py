@@ -25,6 +25,7 @@ from ._geometry import (
     as_is_geometry,
     comb_candidates,
     comb_geometries,
+    display_geometries,
     image_corners,
     near_similarity,
     rectify,
@@ -32,7 +33,7 @@ from ._geometry import (
 )
 from ._locate import ScreenCandidate, screen_candidates
 from ._search import Evaluation, Search
-from ._refine import REFINE_BELOW
+from ._refine import REFINE_ABOVE, REFINE_BELOW
 from ._sync import find_screen_quad, rectify_from_lines
 
 __all__ = ["STRATEGIES", "Strategy"]
@@ -91,14 +92,17 @@ def outline(search: Search, quad: NDArray[np.float64], name: str) -> Outline:
     return Outline(name, quad, rect, rect_hom, shrink, combs)
 
 
-def attempt_outline(search: Search, found: Outline, *, thorough: bool = True) -> bool:
+def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, displays: bool = False) -> bool:
     """Try the comb's scales of an outline; the best one is refined even when weak.
 
     Not ``thorough``: only the comb's best scale (a runner-up outline).
+    ``displays``: also the display resolutions (a clear outline: a bezel all round).
     """
     for i, (geometry, _) in enumerate(found.combs if thorough else found.combs[:1]):
         if search.attempt(geometry, refine=True, refine_weak=i == 0):
             return True
+    if displays and attempt_displays(search, found):
+        return True
     if not thorough:
         return False
     # Seen steeply off-axis, a side's foreshortening makes the rectangle's
@@ -106,6 +110,34 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True) ->
     # principal point that would fix it): search the aspect widely.
     wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, photo=not axis_aligned(found.quad))
     return any(search.attempt(g, refine=True) for g in comb_geometries(found.rect, wide, 2, (0.5, 2.0), float(found.rect.shape[1])))
+
+
+DISPLAYS_DECODED = 2
+"""Display-resolution hypotheses of an outline that may be refined and decoded (the best phase peaks, when above
+``REFINE_ABOVE``); the rest are only observed (ledger-assisted attribution tests its candidates on them)."""
+
+
+def attempt_displays(search: Search, found: Outline) -> bool:
+    """Map the outline onto the plausible display resolutions; decode the strongest, show every one to the observers.
+
+    The comb measures scale poorly when the screen is small in the photo;
+    a display's native resolution needs no measurement (``display_geometries``).
+    """
+    if axis_aligned(found.quad):
+        return False  # a panel of a screenshot, not a display: the input as it is covers it
+    base = Geometry(found.name, found.rect_hom, 1.0 / found.shrink, found.quad, photo=True)
+    t = time.perf_counter()
+    evaluated = [(g, search.evaluate(g)) for g in display_geometries(base, found.quad)]
+    evaluated.sort(key=lambda item: item[1].best, reverse=True)
+    search.timings[f"{found.name}_displays_s"] = time.perf_counter() - t
+    for i, (geometry, evaluation) in enumerate(evaluated):
+        # Decodes are budgeted (MAX_DECODES): only a peak above the noise field's own maxima earns one.
+        if i < DISPLAYS_DECODED and evaluation.best >= REFINE_ABOVE:
+            if search.attempt(geometry, refine=True, refine_weak=i == 0, evaluated=evaluation):
+                return True
+        else:
+            search.observe(geometry, evaluation)
+    return False
 
 
 def attempt_quad(search: Search, quad: NDArray[np.float64], name: str) -> bool:
@@ -131,14 +163,14 @@ def _outlines(search: Search) -> list[ScreenCandidate]:
     return search.outlines
 
 
-def _try_outlines(search: Search, candidates: list[ScreenCandidate], prefix: str) -> bool:
+def _try_outlines(search: Search, candidates: list[ScreenCandidate], prefix: str, *, displays: bool = False) -> bool:
     """Rectify outlines, order them by comb score (the mark decides) and try them, the first thoroughly."""
     if not candidates:
         return False
     names = [prefix] + [f"{prefix}-{i + 1}" for i in range(1, len(candidates))]
     outlines = _timed(search, f"{prefix}_rank_s", lambda: [outline(search, c.quad, n) for c, n in zip(candidates, names)])
     outlines.sort(key=lambda o: o.comb_score, reverse=True)
-    return any(attempt_outline(search, o, thorough=i == 0) for i, o in enumerate(outlines))
+    return any(attempt_outline(search, o, thorough=i == 0, displays=displays) for i, o in enumerate(outlines))
 
 
 def screen_quad(search: Search) -> bool:
@@ -149,7 +181,7 @@ def screen_quad(search: Search) -> bool:
     carrier's lattice shows in them), best first, the first thoroughly and
     the others at their best comb scale.
     """
-    return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE][:OUTLINES_TRIED], "screen-quad")
+    return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE][:OUTLINES_TRIED], "screen-quad", displays=True)
 
 
 def faint_screen_quad(search: Search) -> bool:
