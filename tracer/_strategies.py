@@ -33,7 +33,7 @@ from ._geometry import (
 )
 from ._locate import ScreenCandidate, screen_candidates
 from ._search import Evaluation, Search
-from ._refine import REFINE_ABOVE, REFINE_BELOW
+from ._refine import REFINE_BELOW
 from ._sync import find_screen_quad, rectify_from_lines
 
 __all__ = ["STRATEGIES", "Strategy"]
@@ -117,6 +117,10 @@ DISPLAYS_DECODED = 2
 ``REFINE_ABOVE``); the rest are only observed (ledger-assisted attribution tests its candidates on them)."""
 
 
+DISPLAY_DECODE_ABOVE = 5.5
+"""A display hypothesis is refined and decoded only when its phase peak reaches this before refinement."""
+
+
 def attempt_displays(search: Search, found: Outline) -> bool:
     """Map the outline onto the plausible display resolutions; decode the strongest, show every one to the observers.
 
@@ -131,8 +135,9 @@ def attempt_displays(search: Search, found: Outline) -> bool:
     evaluated.sort(key=lambda item: item[1].best, reverse=True)
     search.timings[f"{found.name}_displays_s"] = time.perf_counter() - t
     for i, (geometry, evaluation) in enumerate(evaluated):
-        # Decodes are budgeted (MAX_DECODES): only a peak above the noise field's own maxima earns one.
-        if i < DISPLAYS_DECODED and evaluation.best >= REFINE_ABOVE:
+        # Decodes are budgeted (MAX_DECODES) and later strategies need theirs: only a peak clearly
+        # above the noise field's own maxima (about 4-4.5) earns one.
+        if i < DISPLAYS_DECODED and evaluation.best >= DISPLAY_DECODE_ABOVE:
             if search.attempt(geometry, refine=True, refine_weak=i == 0, evaluated=evaluation):
                 return True
         else:
@@ -179,7 +184,8 @@ def screen_quad(search: Search) -> bool:
     The multi-cue finder proposes several outlines; clear ones are tried
     before the input as it is, by their comb score (how strongly the
     carrier's lattice shows in them), best first, the first thoroughly and
-    the others at their best comb scale.
+    the others at their best comb scale, each also mapped onto the
+    plausible display resolutions (``attempt_displays``).
     """
     return _try_outlines(search, [c for c in _outlines(search) if c.score >= CLEAR_OUTLINE][:OUTLINES_TRIED], "screen-quad", displays=True)
 

@@ -52,7 +52,9 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     outlines (a photo with the bezel or border visible) from several cues
     (regions at several brightness levels, closed edge outlines), each
     rectified, ordered by how strongly the carrier's spectral comb shows in
-    them, with the scale per axis from that comb;
+    them, with the scale per axis from that comb, and mapped onto the
+    plausible display resolutions (the comb measures scale poorly when the
+    screen is small in the photo);
     (2) the input as it is (a screenshot at original scale, any crop);
     (3) outlines with a faint border, then a dark screen's outline, bezel
     included (a dark theme photographed in a lighter room), rectified like (1);
