@@ -656,7 +656,7 @@ def _decide(matcher: _Matcher, blind: TraceResult, threshold: float, mac_checks:
         out["reason"] = (f"at the best candidate's phase the blind decode reads viewer {at_best.payload.viewer_id} at "
                          f"{at_best.payload.timestamp:%Y-%m-%dT%H:%MZ}, not that candidate: nobody is named")
         return out
-    out["corroborated"] = corroborated = at_best.payload == best
+    corroborated = at_best.payload == best  # the list decoder reads this very candidate there (no MAC claim: the phase was chosen by it)
     if total > threshold:
         out["reason"] = (f"the best candidate (viewer {viewer}, score {score:.1f}) is not certain enough: "
                          f"false-attribution probability {total:.1e} > threshold {threshold:.0e}")
