@@ -51,7 +51,7 @@ import synthetic
 import watermark
 from synthetic import Leak, phone_photo_leak
 from synthetic._messenger import messenger
-from tracer._attribute import Attribution, attribute_sets
+from tracer._attribute import Attribution, attribute_sets, detection_bound
 from tracer._geometry import Geometry
 from tracer._search import Evaluation
 
@@ -289,9 +289,9 @@ def null_plot(records: list[dict[str, Any]], path: Path) -> str:
     tests = statistics.median([r["null"]["tests"] for r in photos])
     grid = np.linspace(3.0, 10.0, 141)
     survival = np.array([(scores >= g).mean() for g in grid])
-    bound = np.minimum(1.0, tests * np.exp(-grid**2 / 2))
+    bound = np.array([detection_bound(float(g), tests) for g in grid])
     text = (f"Null: {scores.size} scores of never-displayed payloads ({len(photos)} photos x {NULL_SAMPLES}), max {scores.max():.2f}; "
-            f"derived bound with the median {tests:.2e} tests per candidate: P(z >= 6) <= {min(1.0, tests * np.exp(-18)):.2e} "
+            f"derived bound with the median {tests:.2e} tests per candidate: P(z >= 6) <= {detection_bound(6.0, tests):.2e} "
             f"(seen {(scores >= 6).mean():.2e}).")
     try:
         import matplotlib
@@ -302,7 +302,7 @@ def null_plot(records: list[dict[str, Any]], path: Path) -> str:
         return text + " (matplotlib missing: no plot)"
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.semilogy(grid, np.where(survival > 0, survival, np.nan), label="empirical null (traced, all photos)")
-    ax.semilogy(grid, bound, "--", label=f"derived bound: {tests:.1e} tests x exp(-z^2/2)")
+    ax.semilogy(grid, bound, "--", label=f"derived bound: {tests:.1e} tests x min(exp(-z^2/2), 4.46 Q(z))")
     ax.axhline(1.0 / scores.size, color="grey", lw=0.5)
     ax.set_xlabel("matched-filter score z of one candidate")
     ax.set_ylabel("P(score >= z)")
