@@ -232,6 +232,8 @@ class Attribution:
     corroborated: bool = False
     null_scores: NDArray[np.float64] | None = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0
+    """Candidate rows recorded under a key that was not given: not tested (give that key to test them)."""
 
     @property
     def best(self) -> CandidateScore | None:
@@ -261,6 +263,7 @@ class Attribution:
             "separation_bound": self.separation_bound,
             "fit_gap": None if self.fit_gap is None else round(self.fit_gap, 3),
             "candidates": self.candidates,
+            "skipped_other_keys": self.skipped,
             "tests_per_candidate": self.tests,
             "score_threshold": round(self.score_threshold(), 3),
             "ranked": [c.to_dict() for c in self.ranked[:top]],
@@ -367,12 +370,14 @@ def _as_payload(item: Any) -> tuple[Payload, Any, str | None]:
     )
 
 
-def _groups(keys: list[Key], candidates: Iterable[Any]) -> list[_Group]:
-    """Distinct (payload, key) candidates, one group per key (rows under a key not given are left out)."""
+def _groups(keys: list[Key], candidates: Iterable[Any]) -> tuple[list[_Group], int]:
+    """Distinct (payload, key) candidates, one group per key, and the number of rows under keys not given (left out)."""
     by_key: dict[str, dict[Payload, list[Any]]] = {k.fingerprint: {} for k in keys}
+    skipped = 0
     for item in candidates:
         payload, view, fingerprint = _as_payload(item)
         if fingerprint is not None and fingerprint not in by_key:
+            skipped += 1
             continue
         for fp in [fingerprint] if fingerprint is not None else list(by_key):
             rows = by_key[fp].setdefault(payload, [])
@@ -381,8 +386,9 @@ def _groups(keys: list[Key], candidates: Iterable[Any]) -> list[_Group]:
     total = sum(len(v) for v in by_key.values())
     if total > MAX_CANDIDATES:
         raise OptionError(f"{total} candidates is more than {MAX_CANDIDATES}: narrow the record or the time window", name="candidates", value=total)
-    return [_Group(k, list(by_key[k.fingerprint]), [tuple(v) for v in by_key[k.fingerprint].values()], _signs(list(by_key[k.fingerprint]), k))
-            for k in keys]
+    groups = [_Group(k, list(by_key[k.fingerprint]), [tuple(v) for v in by_key[k.fingerprint].values()], _signs(list(by_key[k.fingerprint]), k))
+              for k in keys]
+    return groups, skipped
 
 
 def _null_groups(keys: list[Key], candidates: list[Payload], n: int, seed: int) -> list[_Group]:
@@ -557,7 +563,8 @@ def attribute_sets(
     if not keys or not all(isinstance(k, Key) for k in keys):
         raise OptionTypeError("key_or_keys must be a watermark.Key or a non-empty sequence of them", name="key_or_keys", value=key_or_keys)
     t0 = time.perf_counter()
-    matchers = {name: _Matcher(_groups(keys, items)) for name, items in candidate_sets.items()}
+    grouped = {name: _groups(keys, items) for name, items in candidate_sets.items()}
+    matchers = {name: _Matcher(groups) for name, (groups, _) in grouped.items()}
     everything = [p for m in matchers.values() for g in m.groups for p in g.payloads]
     null = _Matcher(_null_groups(keys, everything, null_samples, seed)) if null_samples else None
     watching: list[Callable[[Geometry, Evaluation], None]] = [*matchers.values(), *([null] if null is not None else []), *observers]
@@ -570,7 +577,8 @@ def attribute_sets(
         t1 = time.perf_counter()
         decision = _decide(matcher, blind, float(threshold), search.mac_checks)
         timings = {"search_s": search_s, "match_s": matcher.seconds, "decide_s": time.perf_counter() - t1}
-        out[name] = Attribution(**decision, threshold=float(threshold), blind=blind, null_scores=null_scores, timings=timings)
+        out[name] = Attribution(**decision, threshold=float(threshold), blind=blind, null_scores=null_scores, timings=timings,
+                                skipped=grouped[name][1])
     return out
 
 

@@ -136,6 +136,8 @@ def _probability(text: str) -> float:
 
 def _describe_attribution(att: Attribution) -> str:
     window = f"{att.candidates} candidate views from the ledger"
+    if att.skipped:
+        window += f"; {att.skipped} rows under keys not given were not tested"
     if att.named:
         return f"  ledger attribution: NAMED {att.reason} ({window})"
     best = att.best

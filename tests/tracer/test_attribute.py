@@ -179,6 +179,18 @@ def test_cli_attribution_options_must_fit_together(tmp_path, key, payload, capsy
     assert "time zone" in capsys.readouterr().err
 
 
+def test_rows_under_another_key_are_counted_not_tested(marked, key, other_key, payload, tmp_path):
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    with ledger.Ledger.open(url) as opened:
+        for fingerprint in (key.fingerprint, other_key.fingerprint):
+            opened.record_view(viewer_id=4821, display_name="U", record_id="R", workstation="W", client_address="10.0.0.1",
+                               key_fingerprint=fingerprint, viewed_at=payload.timestamp)
+        rows = opened.views(record_id="R")
+    att = tracer.attribute(marked, key, rows)
+    assert att.candidates == 1 and att.skipped == 1 and att.to_dict()["skipped_other_keys"] == 1
+    assert att.named and att.viewer_id == 4821
+
+
 def test_ledger_views_of_one_record(tmp_path, key, payload):
     url = _ledger_with_views(tmp_path, key, payload)
     with ledger.Ledger.open(url, read_only=True) as opened:
