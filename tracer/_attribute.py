@@ -98,7 +98,6 @@ from watermark.decoding import (
     bit_correlations,
     decode_soft_bits,
     encode_payload,
-    fold_tiles,
     list_codewords,
     slot_layout,
     soft_bits_at,
@@ -108,7 +107,7 @@ from watermark.decoding import (
 from ._geometry import DIHEDRAL, Geometry, orient
 from ._result import TraceResult
 from ._search import Evaluation
-from ._trace import run_search, trace_result
+from ._trace import _keys, run_search, trace_result
 
 __all__ = [
     "Attribution",
@@ -344,6 +343,8 @@ class _Group:
     payloads: list[Payload]
     views: list[tuple[Any, ...]]
     signs: NDArray[np.float32]  # (m, CHANNEL_BITS) +-1
+    seconds: float = 0.0
+    """Time spent scoring this group's candidates (the correlations they share are counted once, in the matcher)."""
     best: NDArray[np.float64] = field(init=False)
     where: list[tuple[int, int, int, int] | None] = field(init=False)  # (geometry, orientation, ty, tx)
 
@@ -416,12 +417,18 @@ def _null_payloads(rng: np.random.Generator, n: int, lo: datetime, hi: datetime,
 
 
 class _Matcher:
-    """Scores every candidate on every geometry the search attempts (a ``Search`` observer)."""
+    """Scores every candidate group on every geometry the search attempts (a ``Search`` observer).
+
+    The groups of several candidate sets and of the null share one matcher:
+    the bit correlations of a geometry, orientation and key are computed once
+    and each group adds only its matrix product.
+    """
 
     def __init__(self, groups: list[_Group]) -> None:
         self.groups = groups
         self.geometries: list[tuple[Geometry, NDArray[np.float64]]] = []
         self.seconds = 0.0
+        """Time spent on what every group shares: the bit correlations."""
 
     @property
     def tests(self) -> int:
@@ -429,24 +436,31 @@ class _Matcher:
         return len(self.geometries) * len(DIHEDRAL) * SHIFTS_PER_ORIENTATION
 
     def __call__(self, geometry: Geometry, evaluation: Evaluation) -> None:
-        t = time.perf_counter()
-        folded, _ = fold_tiles(evaluation.residual, evaluation.weight)
+        folded = evaluation.folded
         index = len(self.geometries)
         self.geometries.append((geometry, folded))
+        keys = {g.key.fingerprint: g.key for g in self.groups if g.payloads}
         for o, (turns, mirrored) in enumerate(DIHEDRAL):
+            t = time.perf_counter()
             band = tile_to_band(orient(folded, turns, mirrored))
+            shared = {}
+            for fingerprint, key in keys.items():
+                corr = bit_correlations(band, key).reshape(CHANNEL_BITS, BAND * BAND)
+                norm = np.sqrt(np.einsum("jt,jt->t", corr, corr, dtype=np.float64)) + 1e-12
+                shared[fingerprint] = (corr, norm.astype(np.float32))
+            self.seconds += time.perf_counter() - t
             for group in self.groups:
                 if not group.payloads:
                     continue
-                corr = bit_correlations(band, group.key).reshape(CHANNEL_BITS, BAND * BAND)
-                norm = np.sqrt(np.einsum("jt,jt->t", corr, corr, dtype=np.float64)) + 1e-12
-                scores = (group.signs @ corr) / norm.astype(np.float32)
+                t = time.perf_counter()
+                corr, norm = shared[group.key.fingerprint]
+                scores = (group.signs @ corr) / norm
                 arg = np.argmax(scores, axis=1)
                 top = scores[np.arange(scores.shape[0]), arg].astype(np.float64)
                 for i in np.flatnonzero(top > group.best):
                     group.best[i] = top[i]
                     group.where[i] = (index, o, int(arg[i]) // BAND, int(arg[i]) % BAND)
-        self.seconds += time.perf_counter() - t
+                group.seconds += time.perf_counter() - t
 
     def tile(self, where: tuple[int, int, int, int]) -> NDArray[np.float64]:
         turns, mirrored = DIHEDRAL[where[1]]
@@ -559,26 +573,24 @@ def attribute_sets(
         raise OptionError(f"threshold must be in (0, 1), got {threshold!r}", name="threshold", value=threshold)
     if isinstance(null_samples, bool) or not isinstance(null_samples, int) or null_samples < 0:
         raise OptionError(f"null_samples must be an int >= 0, got {null_samples!r}", name="null_samples", value=null_samples)
-    keys = [key_or_keys] if isinstance(key_or_keys, Key) else list(key_or_keys)
-    if not keys or not all(isinstance(k, Key) for k in keys):
-        raise OptionTypeError("key_or_keys must be a watermark.Key or a non-empty sequence of them", name="key_or_keys", value=key_or_keys)
+    keys = _keys(key_or_keys)
     t0 = time.perf_counter()
     grouped = {name: _groups(keys, items) for name, items in candidate_sets.items()}
-    matchers = {name: _Matcher(groups) for name, (groups, _) in grouped.items()}
-    everything = [p for m in matchers.values() for g in m.groups for p in g.payloads]
-    null = _Matcher(_null_groups(keys, everything, null_samples, seed)) if null_samples else None
-    watching: list[Callable[[Geometry, Evaluation], None]] = [*matchers.values(), *([null] if null is not None else []), *observers]
-    loaded, search = run_search(image_or_path, keys, max_pixels=max_pixels, observers=watching)
+    everything = [p for groups, _ in grouped.values() for g in groups for p in g.payloads]
+    null = _null_groups(keys, everything, null_samples, seed) if null_samples else []
+    matcher = _Matcher([*(g for groups, _ in grouped.values() for g in groups), *null])
+    loaded, search = run_search(image_or_path, keys, max_pixels=max_pixels, observers=[matcher, *observers])
     blind = trace_result(loaded, search, max_pixels)
     search_s = time.perf_counter() - t0
-    null_scores = None if null is None else np.array([score for g in null.groups for score, _, _ in _refined_scores(null, g)])
+    null_scores = np.array([score for g in null for score, _, _ in _refined_scores(matcher, g)]) if null else None
     out = {}
-    for name, matcher in matchers.items():
+    for name, (groups, skipped) in grouped.items():
         t1 = time.perf_counter()
-        decision = _decide(matcher, blind, float(threshold), search.mac_checks)
-        timings = {"search_s": search_s, "match_s": matcher.seconds, "decide_s": time.perf_counter() - t1}
+        decision = _decide(matcher, groups, blind, float(threshold), search.mac_checks)
+        timings = {"search_s": search_s, "match_s": matcher.seconds + sum(g.seconds for g in groups),
+                   "decide_s": time.perf_counter() - t1}
         out[name] = Attribution(**decision, threshold=float(threshold), blind=blind, null_scores=null_scores, timings=timings,
-                                skipped=grouped[name][1])
+                                skipped=skipped)
     return out
 
 
@@ -593,9 +605,8 @@ def _refined_scores(matcher: _Matcher, group: _Group) -> list[tuple[float, int, 
     return out
 
 
-def _decide(matcher: _Matcher, blind: TraceResult, threshold: float, mac_checks: int) -> dict[str, Any]:
-    """Refine the best candidates, bound the best one, apply the separation and fit rules."""
-    groups = matcher.groups
+def _decide(matcher: _Matcher, groups: list[_Group], blind: TraceResult, threshold: float, mac_checks: int) -> dict[str, Any]:
+    """Refine a set's best candidates, bound the best one, apply the separation and fit rules."""
     n_candidates = sum(len(g.payloads) for g in groups)
     tests = matcher.tests
     scored = sorted(((score, gi, i, shift) for gi, g in enumerate(groups) for score, i, shift in _refined_scores(matcher, g)),

@@ -212,9 +212,7 @@ def display_geometries(base: Geometry, quad: NDArray[np.float64]) -> list[Geomet
     the outline's side ratio, and the capture scale is at least
     ``MIN_PHOTO_PX_PER_SCREEN_PX``. Ordered by how close the aspect is.
     """
-    top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
-    left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
-    width, height = max(top, bottom), max(left, right)
+    width, height = _outline_size(quad)
     aspect = width / max(height, 1.0)
     out = []
     for w, h in DISPLAY_RESOLUTIONS:
@@ -238,11 +236,16 @@ def near_similarity(hom: NDArray[np.float64]) -> bool:
     return bool(min(np.abs(a - r).max() for r in turns) < 0.01)
 
 
-def rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
-    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search."""
+def _outline_size(quad: NDArray[np.float64]) -> tuple[float, float]:
+    """Width and height of a TL, TR, BR, BL outline: its longer top/bottom and left/right sides."""
     top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
     left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
-    target = image_corners(max(top, bottom), max(left, right))
+    return float(max(top, bottom)), float(max(left, right))
+
+
+def rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search."""
+    target = image_corners(*_outline_size(quad))
     hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
     return rectify(y, hom, quad)
 

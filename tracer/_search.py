@@ -58,6 +58,8 @@ class Evaluation:
     """Input -> resampled-screen homography (None: the input as it is)."""
     residual: NDArray[np.float32]
     weight: NDArray[np.float32]
+    folded: NDArray[np.float64]
+    """The folded tile the candidates were ranked on (upright orientation)."""
 
     @property
     def best(self) -> float:
@@ -136,7 +138,8 @@ class Search:
         """Resample the input to ``geometry``, suppress content, fold and rank."""
         screen = screen_luma(self.y, geometry)
         residual, weight = suppress_content(screen.luma, valid=screen.valid)
-        return Evaluation(self.rank(residual, weight, orientations), screen.out_hom, residual, weight)
+        folded, _ = fold_tiles(residual, weight)
+        return Evaluation(rank_folded(folded, self.keys, orientations), screen.out_hom, residual, weight, folded)
 
     def observe(self, geometry: Geometry, evaluation: Evaluation) -> None:
         """Show an evaluated geometry to the observers without decoding it (a hypothesis ranked below the decoded ones)."""
@@ -159,9 +162,7 @@ class Search:
                 # observers also see the geometry it started from.
                 self.observe(geometry, evaluation)
             geometry, evaluation = refined, refined_evaluation
-        self.best_score = max(self.best_score, evaluation.best)
-        for observe in self.observers:
-            observe(geometry, evaluation)
+        self.observe(geometry, evaluation)
         hit = self._decode(geometry, evaluation)
         self.timings[f"{geometry.name}_s"] = time.perf_counter() - t
         return hit
