@@ -38,8 +38,12 @@ AS_IS_MAX_PIXELS = 6_000_000
 """An input larger than this is read "as is" only in its centre (a screenshot at original scale this large is rare)."""
 AS_IS_SIDE = 2048
 """Side of that centre square."""
-SATURATED_LEVEL = 250.0
-"""In photos, luma at or above this is glare or clipped highlights: no mark survives there."""
+SATURATED_LEVEL = 253.5
+"""In photos, a neighbourhood whose mean luma reaches this is clipped (glare, blown highlights): no mark survives there."""
+SATURATED_WINDOW = 5
+"""Side of that neighbourhood (px). Clipping is a region, not a pixel: a white page exposed just under full
+scale has single pixels above any threshold near it, wherever the mark and the noise push them, and masking
+those (each masked pixel is a step to the content suppression) would throw away most of the page."""
 
 DIHEDRAL: list[tuple[int, bool]] = [(k, False) for k in range(4)] + [(k, True) for k in range(4)]
 """The eight (quarter turns, mirrored) orientations a folded tile is tried in."""
@@ -119,9 +123,17 @@ def _integrate_down(
     return small, small_valid, hom @ np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=np.float64)
 
 
-def screen_luma(y: NDArray[np.float32], geometry: Geometry) -> ScreenLuma:
-    """Resample the input luma to a geometry's screen pixels (at most ``MAX_SCREEN_SIDE`` a side, centred)."""
-    valid = (y < SATURATED_LEVEL) if geometry.photo else None
+def unclipped(y: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Pixels of a photo that are not in a clipped region (``SATURATED_LEVEL`` over ``SATURATED_WINDOW``)."""
+    return np.asarray(cv2.blur(y, (SATURATED_WINDOW, SATURATED_WINDOW)) < SATURATED_LEVEL)
+
+
+def screen_luma(y: NDArray[np.float32], geometry: Geometry, photo_valid: NDArray[np.bool_] | None = None) -> ScreenLuma:
+    """Resample the input luma to a geometry's screen pixels (at most ``MAX_SCREEN_SIDE`` a side, centred).
+
+    ``photo_valid``: ``unclipped(y)``, when the caller has it.
+    """
+    valid = (unclipped(y) if photo_valid is None else photo_valid) if geometry.photo else None
     if geometry.to_screen is None:
         return ScreenLuma(y, valid, None)
     h_in, w_in = y.shape
@@ -201,8 +213,8 @@ recover; these are hypotheses that need no measurement.
 """
 DISPLAY_ASPECT_SLACK = 1.45
 """A resolution is tried when its aspect is within this factor of the outline's (foreshortening at 45 degrees is 1.41)."""
-MIN_PHOTO_PX_PER_SCREEN_PX = 0.28
-"""Below this capture scale the carrier's finest features (11 screen px) fall under 3 photo px: not tried."""
+MIN_PHOTO_PX_PER_SCREEN_PX = 0.2
+"""Below this capture scale the carrier's shortest wavelength (21 screen px) spans under 4 photo px: not tried."""
 
 
 def display_geometries(base: Geometry, quad: NDArray[np.float64]) -> list[Geometry]:

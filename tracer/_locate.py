@@ -60,6 +60,10 @@ class ScreenCandidate:
     """Which cue proposed it: ``region-bright``, ``region-dark``, ``edges``."""
     score: float
     """Screen-likeness: the contrast step along the border (levels), discounted when not filled or not convex."""
+    variants: tuple[NDArray[np.float64], ...] = ()
+    """The same outline with one side moved to another step parallel to it (:func:`side_variants`): the
+    screen's true edge when the outline stopped at a title bar or a menu, or went out to a light bezel.
+    The tracer lets the mark choose among them."""
 
 
 def _work_image(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], int]:
@@ -267,6 +271,75 @@ def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64],
     return intersect_lines(lines, quad)
 
 
+SIDE_SEARCH = 0.06
+"""How far a side is searched for another edge parallel to it: this fraction of the screen's extent across the side."""
+MIN_SIDE_SEARCH_PX = 6.0
+SIDE_STEP_MIN_GRADIENT = 2.0
+"""A step parallel to a side counts when the side-averaged profile's slope reaches this (levels per pixel; the
+average over a side's few hundred samples puts camera noise well below it)."""
+STEPS_PER_SIDE = 2
+"""Parallel steps kept per side (the strongest)."""
+MAX_VARIANTS = 4 * STEPS_PER_SIDE
+"""Side variants kept per outline (the strongest steps over all sides)."""
+
+
+def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
+                    reach: float) -> list[tuple[float, float]]:
+    """Steps parallel to side a-b within ``reach`` px either way, other than the side's own: (offset, slope) pairs.
+
+    The profile across the side, averaged along its middle 80 %, is
+    differentiated; its slope's local maxima (sub-pixel, by a parabola) at
+    least 2.5 px from the side are the candidates.
+    """
+    offsets = np.arange(-reach, reach + 1e-9, 0.5)
+    t = np.linspace(0.1, 0.9, max(16, int(np.hypot(*(b - a)) / 4)))
+    base = a[None, :] + t[:, None] * (b - a)[None, :]
+    pts = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
+    vals = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    profile = cv2.GaussianBlur(vals.mean(axis=1).astype(np.float64).reshape(-1, 1), (1, 0), 1.5).ravel()
+    slope = np.abs(np.gradient(profile, 0.5))
+    out = []
+    for k in range(1, len(offsets) - 1):
+        if slope[k] < SIDE_STEP_MIN_GRADIENT or slope[k] < slope[k - 1] or slope[k] <= slope[k + 1] or abs(offsets[k]) < 2.5:
+            continue
+        y0, y1, y2 = slope[k - 1], slope[k], slope[k + 1]
+        denom = y0 - 2 * y1 + y2
+        frac = 0.5 * (y0 - y2) / denom if abs(denom) > 1e-9 else 0.0
+        out.append((float(offsets[k] + np.clip(frac, -0.5, 0.5) * 0.5), float(y1)))
+    out.sort(key=lambda item: item[1], reverse=True)
+    return out[:STEPS_PER_SIDE]
+
+
+def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """The outline with one side moved to another step parallel to it, strongest steps first.
+
+    A region or an edge outline stops at the first strong step it meets: on
+    a screen with a dark title bar, menu or header that is the bar's inner
+    edge, and the bezel's edge (the displayed image's real border, and what
+    the display-resolution hypotheses need) lies a bar's height further out;
+    a light bezel can take the outline out past the screen. Every step
+    parallel to a side within ``SIDE_SEARCH`` of the screen's extent is a
+    candidate side (fitted at sub-pixel, like the outline's own sides);
+    which one is the screen's edge is for the mark to say.
+    """
+    steps = []
+    sides = _sides(quad)
+    for i, (a, b, d, normal) in enumerate(sides):
+        opposite = sides[(i + 2) % 4]
+        across = abs(float(np.dot((opposite[0] + opposite[1]) / 2 - (a + b) / 2, normal)))
+        reach = max(MIN_SIDE_SEARCH_PX, SIDE_SEARCH * across)
+        steps.extend((slope, i, offset) for offset, slope in _parallel_steps(gray, a, b, normal, reach))
+    steps.sort(key=lambda item: item[0], reverse=True)
+    out = []
+    for _, i, offset in steps[:MAX_VARIANTS]:
+        lines = [(a + (offset if j == i else 0.0) * normal, d) for j, (a, _, d, normal) in enumerate(sides)]
+        moved = intersect_lines(lines, quad)
+        if np.all(np.isfinite(moved)):
+            out.append(refine_full_resolution(gray, moved, 1.5))
+    return out
+
+
 def _fill(contour: NDArray[np.int32], quad: NDArray[np.float64]) -> float:
     """How much of the quadrilateral the region fills (1 for an edge outline, which has no interior)."""
     return min(1.0, cv2.contourArea(contour) / max(cv2.contourArea(quad.astype(np.float32)), 1.0))
@@ -353,4 +426,8 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
     found = kept
     gray = gray8.astype(np.float32) if factor > 1 else smallf
     radius = 1.5 * factor + 1.5
-    return [ScreenCandidate(refine_full_resolution(gray, c.quad, radius), c.cue, c.score) for c in found[:limit]]
+    out = []
+    for c in found[:limit]:
+        quad = refine_full_resolution(gray, c.quad, radius)
+        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad))))
+    return out

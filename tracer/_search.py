@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from watermark import ExtractResult, Key
 from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, phase_candidates, suppress_content
 
-from ._geometry import DIHEDRAL, Geometry, orient, screen_luma
+from ._geometry import DIHEDRAL, Geometry, orient, screen_luma, unclipped
 from ._locate import ScreenCandidate
 from ._refine import Refinement, worth_refining
 from ._result import Hypothesis
@@ -25,6 +25,9 @@ MAX_DECODES = 24
 """Decode attempts per image, over all geometries, orientations, phases and keys."""
 DECODES_PER_GEOMETRY = 3
 """Decode attempts per geometry: a right geometry puts the true phase at the top."""
+WEAK_PEAK = 5.5
+"""A geometry whose best phase peak is under this (the noise field's own maxima reach 4-4.5) gets one decode,
+not ``DECODES_PER_GEOMETRY``: the budget is kept for the clear peaks a later hypothesis may show."""
 PHASES_PER_ORIENTATION = 2
 """Phase peaks kept per key and orientation when ranking a folded tile."""
 
@@ -123,6 +126,7 @@ class Search:
         self.decodes = 0
         self.best_score = -np.inf
         self.found: Found | None = None
+        self._unclipped: NDArray[np.bool_] | None = None
         self.outlines: list[ScreenCandidate] | None = None
         """Screen outlines of the input, once a strategy has looked for them."""
         self.observers: list[Callable[[Geometry, Evaluation], None]] = []
@@ -136,7 +140,9 @@ class Search:
 
     def evaluate(self, geometry: Geometry, orientations: list[tuple[int, bool]] = DIHEDRAL) -> Evaluation:
         """Resample the input to ``geometry``, suppress content, fold and rank."""
-        screen = screen_luma(self.y, geometry)
+        if geometry.photo and self._unclipped is None:
+            self._unclipped = unclipped(self.y)
+        screen = screen_luma(self.y, geometry, self._unclipped if geometry.photo else None)
         residual, weight = suppress_content(screen.luma, valid=screen.valid)
         folded, _ = fold_tiles(residual, weight)
         return Evaluation(rank_folded(folded, self.keys, orientations), screen.out_hom, residual, weight, folded)
@@ -170,7 +176,8 @@ class Search:
     def _decode(self, geometry: Geometry, evaluation: Evaluation) -> bool:
         """Decode the strongest peaks of one geometry within the budget; record the hypothesis."""
         checks_here = 0
-        for candidate in evaluation.candidates[:DECODES_PER_GEOMETRY]:
+        per_geometry = DECODES_PER_GEOMETRY if evaluation.best >= WEAK_PEAK else 1
+        for candidate in evaluation.candidates[:per_geometry]:
             if candidate.score < MIN_DECODE_SCORE or self.decodes >= MAX_DECODES:
                 break
             result, checks = decode_at(candidate.tile, candidate.key, candidate.phase)

@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from watermark.decoding import TILE
 
 from ._geometry import (
+    DIHEDRAL,
     Geometry,
     as_is_geometry,
     comb_candidates,
@@ -75,6 +77,8 @@ class Outline:
     rect_hom: NDArray[np.float64]
     shrink: float
     combs: list[tuple[Geometry, float]]
+    variants: tuple[NDArray[np.float64], ...] = ()
+    """The outline with a side moved to another parallel step (``ScreenCandidate.variants``)."""
 
     @property
     def comb_score(self) -> float:
@@ -82,26 +86,124 @@ class Outline:
         return max((score for _, score in self.combs), default=-np.inf)
 
 
-def outline(search: Search, quad: NDArray[np.float64], name: str) -> Outline:
+def outline(search: Search, quad: NDArray[np.float64], name: str, variants: tuple[NDArray[np.float64], ...] = ()) -> Outline:
     """Rectify a screen outline and measure the comb's scales in it."""
     rect, rect_hom, shrink = rectify_quad(search.y, quad)
     # An upright rectangle is a digital composite (a screenshot with a border,
     # a shared screen in a video call), not an optical photo: no glare to mask.
     base = Geometry(name, rect_hom, 1.0 / shrink, quad, photo=not axis_aligned(quad))
     combs = comb_candidates(rect, base, QUAD_COMB_CANDIDATES, (0.85, 1.18), float(rect.shape[1]))
-    return Outline(name, quad, rect, rect_hom, shrink, combs)
+    return Outline(name, quad, rect, rect_hom, shrink, combs, variants)
+
+
+SIDE_MARGIN = 0.5
+"""A side variant replaces its outline when its best phase peak is stronger by this much (robust z)."""
+
+Probed = list[tuple[Geometry, Evaluation]]
+
+
+PROBE_ORIENTATIONS = [(k, False) for k in range(4)]
+"""Orientations a side variant's probes are ranked in: a photographed screen is seen turned, never mirrored."""
+CLEAR_PROBE = 8.0
+"""A probe peak this strong (twice the noise field's maxima) ends the search among side variants."""
+
+
+def _display_probes(search: Search, name: str, quad: NDArray[np.float64], orientations: list[tuple[int, bool]] = DIHEDRAL) -> Probed:
+    """The outline mapped onto each plausible display resolution, evaluated, strongest phase peak first."""
+    if axis_aligned(quad):
+        return []  # a panel of a screenshot, not a display: the input as it is covers it
+    base = Geometry(name, None, 1.0, quad, photo=True)
+    evaluated = [(g, search.evaluate(g, orientations)) for g in display_geometries(base, quad)]
+    evaluated.sort(key=lambda item: item[1].best, reverse=True)
+    return evaluated
+
+
+def _best(probed: Probed) -> float:
+    return max((e.best for _, e in probed), default=-np.inf)
+
+
+def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays: bool) -> tuple[Outline, Probed | None]:
+    """Let the mark choose between an outline (whose first comb geometry gave ``first``) and its side variants.
+
+    Returns the winner and its display-resolution probes (None when not
+    made). Each variant (``Outline.variants``) is probed at the outline's
+    best comb scale, its corners mapped into the outline's rectified frame
+    so the comb's measurement carries over, and, with ``displays``, at each
+    plausible display resolution: exact when the outline is the panel's
+    edge. A side moved to the panel's edge removes the lattice's
+    misregistration along it, and the phase peak rises from the noise. A
+    variant wins by ``SIDE_MARGIN``. Every probe is shown to the observers:
+    ledger-assisted attribution's known-codeword statistic sees a mark on
+    geometries where the blind phase peak is still at the noise floor.
+    """
+    if not found.variants or not found.combs:
+        return found, None
+    t = time.perf_counter()
+    base_displays = _display_probes(search, found.name, found.quad) if displays else []
+    probe, _ = found.combs[0]
+    assert probe.to_screen is not None  # a comb geometry of a rectified outline
+    comb_scale = probe.to_screen @ np.linalg.inv(found.rect_hom)
+    best_peak, winner = max(first.best, _best(base_displays)) + SIDE_MARGIN, None
+    for i, quad in enumerate(found.variants):
+        name = f"{found.name}~side{i}"
+        c = cv2.perspectiveTransform(quad.reshape(-1, 1, 2), found.rect_hom).reshape(-1, 2)
+        left, right = (c[0, 0] + c[3, 0]) / 2, (c[1, 0] + c[2, 0]) / 2
+        top, bottom = (c[0, 1] + c[1, 1]) / 2, (c[2, 1] + c[3, 1]) / 2
+        target = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+        hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+        mapped = Geometry(name, comb_scale @ hom, probe.scale, quad, probe.photo)
+        probes = [(mapped, search.evaluate(mapped, PROBE_ORIENTATIONS))]
+        if displays:
+            probes += _display_probes(search, name, quad, PROBE_ORIENTATIONS)
+        if _best(probes) > best_peak:
+            if winner is not None:
+                _observe_all(search, winner[2])
+            best_peak, winner = _best(probes), (quad, name, probes)
+            if best_peak >= CLEAR_PROBE:
+                break
+        else:
+            _observe_all(search, probes)
+    search.timings[f"{found.name}_sides_s"] = time.perf_counter() - t
+    if winner is None:
+        return found, base_displays if displays else None
+    _observe_all(search, base_displays)
+    quad, name, probes = winner
+    search.observe(*probes[0])
+    return outline(search, quad, name), probes[1:] if displays else None
+
+
+def _observe_all(search: Search, probed: Probed) -> None:
+    for geometry, evaluation in probed:
+        search.observe(geometry, evaluation)
 
 
 def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, displays: bool = False) -> bool:
-    """Try the comb's scales of an outline; the best one is refined even when weak.
+    """Try the comb's scales of an outline (the best one refined even when weak), then its display resolutions.
 
+    When the best comb scale does not decode, the outline is chosen anew
+    among its side variants (``choose_sides``) and the rest tried on the winner.
     Not ``thorough``: only the comb's best scale (a runner-up outline).
     ``displays``: also the display resolutions (a clear outline: a bezel all round).
     """
-    for i, (geometry, _) in enumerate(found.combs if thorough else found.combs[:1]):
+    display_probes: Probed | None = None
+    start = 0
+    if found.combs:
+        first = search.evaluate(found.combs[0][0])
+        if search.attempt(found.combs[0][0], refine=True, refine_weak=True, evaluated=first):
+            return True
+        chosen, display_probes = choose_sides(search, found, first, displays=displays) if first.best < REFINE_BELOW else (found, None)
+        start = 0 if chosen is not found else 1
+        found = chosen
+    if displays and display_probes and _best(display_probes) >= DISPLAY_DECODE_ABOVE:
+        # The side variant won on a display resolution's peak: try those first.
+        if attempt_displays(search, found, display_probes):
+            return True
+        displays = False
+    combs = found.combs if thorough else found.combs[:1]
+    for i, (geometry, _) in enumerate(combs[start:], start):
         if search.attempt(geometry, refine=True, refine_weak=i == 0):
             return True
-    if displays and attempt_displays(search, found):
+    if displays and attempt_displays(search, found, display_probes):
         return True
     if not thorough:
         return False
@@ -121,20 +223,18 @@ DISPLAY_DECODE_ABOVE = 5.5
 """A display hypothesis is refined and decoded only when its phase peak reaches this before refinement."""
 
 
-def attempt_displays(search: Search, found: Outline) -> bool:
+def attempt_displays(search: Search, found: Outline, probed: Probed | None = None) -> bool:
     """Map the outline onto the plausible display resolutions; decode the strongest, show every one to the observers.
 
     The comb measures scale poorly when the screen is small in the photo;
     a display's native resolution needs no measurement (``display_geometries``).
+    ``probed``: those evaluations, already made (``choose_sides``).
     """
-    if axis_aligned(found.quad):
-        return False  # a panel of a screenshot, not a display: the input as it is covers it
-    base = Geometry(found.name, found.rect_hom, 1.0 / found.shrink, found.quad, photo=True)
-    t = time.perf_counter()
-    evaluated = [(g, search.evaluate(g)) for g in display_geometries(base, found.quad)]
-    evaluated.sort(key=lambda item: item[1].best, reverse=True)
-    search.timings[f"{found.name}_displays_s"] = time.perf_counter() - t
-    for i, (geometry, evaluation) in enumerate(evaluated):
+    if probed is None:
+        t = time.perf_counter()
+        probed = _display_probes(search, found.name, found.quad)
+        search.timings[f"{found.name}_displays_s"] = time.perf_counter() - t
+    for i, (geometry, evaluation) in enumerate(probed):
         # Decodes are budgeted (MAX_DECODES) and later strategies need theirs: only a peak clearly
         # above the noise field's own maxima (about 4-4.5) earns one.
         if i < DISPLAYS_DECODED and evaluation.best >= DISPLAY_DECODE_ABOVE:
@@ -173,7 +273,7 @@ def _try_outlines(search: Search, candidates: list[ScreenCandidate], prefix: str
     if not candidates:
         return False
     names = [prefix] + [f"{prefix}-{i + 1}" for i in range(1, len(candidates))]
-    outlines = _timed(search, f"{prefix}_rank_s", lambda: [outline(search, c.quad, n) for c, n in zip(candidates, names)])
+    outlines = _timed(search, f"{prefix}_rank_s", lambda: [outline(search, c.quad, n, c.variants) for c, n in zip(candidates, names)])
     outlines.sort(key=lambda o: o.comb_score, reverse=True)
     return any(attempt_outline(search, o, thorough=i == 0, displays=displays) for i, o in enumerate(outlines))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tracer._geometry import DISPLAY_RESOLUTIONS, Geometry, display_geometries
+from tracer._geometry import DISPLAY_RESOLUTIONS, MIN_PHOTO_PX_PER_SCREEN_PX, Geometry, display_geometries
 
 
 def _quad(width: float, height: float, tilt: float = 0.0) -> np.ndarray:
@@ -30,5 +30,5 @@ def test_sixteen_by_nine_outline_maps_onto_sixteen_by_nine_panels_first():
 def test_resolutions_too_fine_for_the_capture_are_not_tried():
     small = display_geometries(Geometry("q", None, 1.0, None, True), _quad(400, 225))
     widths = {int(g.name.split("@")[1].split("x")[0]) for g in small}
-    assert widths and max(widths) <= 400 / 0.28
+    assert widths and max(widths) <= 400 / MIN_PHOTO_PX_PER_SCREEN_PX
     assert len(small) < len(DISPLAY_RESOLUTIONS)

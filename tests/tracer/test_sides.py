@@ -1,0 +1,78 @@
+"""Outline side variants, the clipped-region mask and the decode budget of weak peaks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tracer._geometry import SATURATED_LEVEL, as_is_geometry, unclipped
+from tracer._locate import screen_candidates, side_variants
+from tracer._search import DECODES_PER_GEOMETRY, WEAK_PEAK, Search
+
+PANEL = np.array([[199.5, 149.5], [800.5, 129.5], [790.5, 520.5], [209.5, 500.5]])
+"""The panel's pixel edges in the drawn photo (TL, TR, BR, BL)."""
+
+
+def _photo_with_title_bar(bar: int, bezel: int, wall: int, page: int = 235) -> np.ndarray:
+    """A tilted panel whose top 4 % is a title bar, in a bezel on a wall, with camera noise."""
+    rng = np.random.default_rng(7)
+    photo = np.full((700, 1000), float(wall))
+    centre = PANEL.mean(axis=0)
+    outer = centre + (PANEL - centre) * 1.07
+    cv2.fillConvexPoly(photo, np.round(outer * 16).astype(np.int32), float(bezel), lineType=cv2.LINE_AA, shift=4)
+    cv2.fillConvexPoly(photo, np.round((PANEL + 0.5) * 16).astype(np.int32), float(bar), lineType=cv2.LINE_AA, shift=4)
+    inner = PANEL.copy()
+    inner[0] += 0.04 * (PANEL[3] - PANEL[0])
+    inner[1] += 0.04 * (PANEL[2] - PANEL[1])
+    cv2.fillConvexPoly(photo, np.round((inner + 0.5) * 16).astype(np.int32), float(page), lineType=cv2.LINE_AA, shift=4)
+    photo += rng.normal(0, 2.0, photo.shape)
+    return np.repeat(np.clip(photo, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _error(quad: np.ndarray) -> float:
+    return float(np.hypot(*(quad - PANEL).T).max()) / float(np.hypot(*(PANEL[2] - PANEL[0])))
+
+
+def test_a_side_variant_reaches_the_panel_edge_past_a_title_bar_darker_than_the_bezel():
+    # The bright page stops at the bar; the bar is the darkest band, so no
+    # snap to a dark bezel moves the side: only a parallel-step variant does.
+    photo = _photo_with_title_bar(bar=25, bezel=75, wall=150)
+    best = screen_candidates(photo)[0]
+    assert _error(best.quad) > 0.01  # the outline stops at the bar's inner edge
+    assert best.variants
+    assert min(_error(v) for v in best.variants) < 0.002
+
+
+def test_side_variants_of_an_exact_outline_include_no_move_inside_a_flat_page():
+    # A plain panel (no bar) in a bezel: the only parallel steps are the bezel's outer edge, outward.
+    photo = _photo_with_title_bar(bar=235, bezel=40, wall=140)
+    gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    best = screen_candidates(photo)[0]
+    assert _error(best.quad) < 0.002
+    centre = PANEL.mean(axis=0)
+    for v in side_variants(gray, best.quad):
+        # every variant moved a side outward (the bezel's outer edge), never into the page
+        assert np.hypot(*(v - centre).T).sum() > np.hypot(*(best.quad - centre).T).sum()
+
+
+def test_clipped_regions_are_masked_and_a_page_just_under_full_scale_is_not():
+    rng = np.random.default_rng(3)
+    y = np.clip(252.0 + rng.normal(0, 2.0, (200, 300)), 0, 255).astype(np.float32)  # single pixels reach 255
+    y[50:120, 100:200] = 255.0  # a blown highlight
+    valid = unclipped(y)
+    assert valid[:, :80].mean() > 0.99
+    assert not valid[60:110, 110:190].any()
+    assert SATURATED_LEVEL < 255
+
+
+def test_a_weak_phase_peak_gets_one_decode_and_a_clear_one_three(key):
+    rng = np.random.default_rng(5)
+    seen = set()
+    for sd in (2.0, 6.0):  # unmarked noise: the finer field happens to peak under WEAK_PEAK, the coarser above
+        noise = np.clip(128 + rng.normal(0, sd, (768, 1024, 3)), 0, 255).astype(np.uint8)
+        search = Search(noise, [key], {})
+        assert not search.attempt(as_is_geometry(search.y.shape))
+        weak = search.hypotheses[-1].detection_score < WEAK_PEAK
+        assert search.decodes == (1 if weak else DECODES_PER_GEOMETRY)
+        seen.add(weak)
+    assert seen == {True, False}
