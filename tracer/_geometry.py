@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from watermark.decoding import TILE
 
+from ._lens import distortion_maps, undistort_points
 from ._sync import comb_search
 
 __all__ = [
@@ -67,6 +68,10 @@ class Geometry:
         A photo (glare is masked) rather than a screenshot.
     region : ndarray (4, 2) or None
         Input area to resample (default: ``quad``, else the whole input).
+    lens : float
+        Radial distortion ``k1`` of the input (``tracer._lens``): ``to_screen``
+        then maps *ideal* input coordinates (the photo undistorted) to the
+        screen, while ``quad`` and ``region`` stay in the input's pixels.
     """
 
     name: str
@@ -75,6 +80,11 @@ class Geometry:
     quad: NDArray[np.float64] | None
     photo: bool
     region: NDArray[np.float64] | None = None
+    lens: float = 0.0
+
+    def ideal(self, points: NDArray[np.float64], shape: tuple[int, ...]) -> NDArray[np.float64]:
+        """Input pixels -> the coordinates ``to_screen`` applies to (the same, without lens distortion)."""
+        return undistort_points(points, self.lens, shape) if self.lens else points
 
     def outline(self, shape: tuple[int, ...]) -> NDArray[np.float64]:
         """The input area this geometry covers: its region, else its quad, else the whole input."""
@@ -146,7 +156,7 @@ def screen_luma(y: NDArray[np.float32], geometry: Geometry, photo_valid: NDArray
     hom = geometry.to_screen @ _translation(x0, y0)
     if geometry.scale > 1.25:
         src, src_valid, hom = _integrate_down(src, src_valid, hom, geometry.scale)
-    mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
+    mapped = cv2.perspectiveTransform(geometry.ideal(region, y.shape).reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
     lo = np.floor(mapped.min(axis=0))
     extent = np.ceil(mapped.max(axis=0) - lo)
     size = np.minimum(extent, MAX_SCREEN_SIDE).astype(int)
@@ -154,8 +164,17 @@ def screen_luma(y: NDArray[np.float32], geometry: Geometry, photo_valid: NDArray
     shift = _translation(-lo[0], -lo[1])
     final = shift @ hom
     dsize = (int(size[0]), int(size[1]))
-    out = cv2.warpPerspective(src, final, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    out_valid = cv2.warpPerspective(src_valid, final, dsize, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if geometry.lens:
+        # output pixel -> ideal input point -> photo pixel (the lens) -> source pixel (crop, area averaging)
+        to_source = np.linalg.inv(hom) @ geometry.to_screen
+        from_output = np.asarray(np.linalg.inv(shift @ geometry.to_screen), dtype=np.float64)
+        map_x, map_y = distortion_maps(from_output, dsize, geometry.lens, y.shape, to_source)
+        out = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, **border)
+        out_valid = cv2.remap(src_valid, map_x, map_y, cv2.INTER_NEAREST, **border)
+    else:
+        out = cv2.warpPerspective(src, final, dsize, flags=cv2.INTER_LINEAR, **border)
+        out_valid = cv2.warpPerspective(src_valid, final, dsize, flags=cv2.INTER_NEAREST, **border)
     return ScreenLuma(out, out_valid.astype(bool), shift @ geometry.to_screen)
 
 
@@ -182,7 +201,7 @@ def comb_candidates(
         scale = np.diag([1.0 / sx, 1.0 / sy, 1.0])
         to_screen = scale if base.to_screen is None else scale @ base.to_screen
         factor = float(np.sqrt(sx * sy)) * (base.scale if base.to_screen is not None else 1.0)
-        out.append((Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo), comb_score))
+        out.append((Geometry(f"{base.name}+comb{i}", to_screen, factor, base.quad, base.photo, lens=base.lens), comb_score))
     return out
 
 
@@ -217,7 +236,7 @@ MIN_PHOTO_PX_PER_SCREEN_PX = 0.2
 """Below this capture scale the carrier's shortest wavelength (21 screen px) spans under 4 photo px: not tried."""
 
 
-def display_geometries(base: Geometry, quad: NDArray[np.float64]) -> list[Geometry]:
+def display_geometries(base: Geometry, quad: NDArray[np.float64], shape: tuple[int, ...] = (0, 0)) -> list[Geometry]:
     """Map a located screen outline onto each plausible display resolution (``DISPLAY_RESOLUTIONS``).
 
     Plausible: the resolution's aspect is within ``DISPLAY_ASPECT_SLACK`` of
@@ -226,14 +245,15 @@ def display_geometries(base: Geometry, quad: NDArray[np.float64]) -> list[Geomet
     """
     width, height = _outline_size(quad)
     aspect = width / max(height, 1.0)
+    ideal = base.ideal(quad, shape)  # ``shape``: the input's, needed with a lens
     out = []
     for w, h in DISPLAY_RESOLUTIONS:
         ratio = (w / h) / aspect
         if not 1 / DISPLAY_ASPECT_SLACK <= ratio <= DISPLAY_ASPECT_SLACK or width / w < MIN_PHOTO_PX_PER_SCREEN_PX:
             continue
         target = image_corners(w, h) - 0.5
-        hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
-        out.append((abs(np.log(ratio)), Geometry(f"{base.name}@{w}x{h}", hom, float(width / w), quad, base.photo)))
+        hom = cv2.getPerspectiveTransform(ideal.astype(np.float32), target.astype(np.float32)).astype(np.float64)
+        out.append((abs(np.log(ratio)), Geometry(f"{base.name}@{w}x{h}", hom, float(width / w), quad, base.photo, lens=base.lens)))
     out.sort(key=lambda item: item[0])
     return [g for _, g in out]
 

@@ -239,17 +239,16 @@ def _fit_line(points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray
     return mean, direction
 
 
-def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
-    """Sub-pixel corners: each side re-fitted to the strongest step across it, within ``radius`` px, at full resolution.
+def edge_points(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float) -> list[NDArray[np.float64]]:
+    """Sub-pixel points of each side's edge: the strongest step across it within ``radius`` px, at full resolution.
 
-    The candidates are found on a shrunk photo, where a pixel can be 1 % of
-    a small screen's diagonal. Across each side, profiles are sampled at a
-    quarter pixel; the edge is where the profile's derivative (of the sign
-    the side shows: brighter inside or outside) peaks, refined by a
-    parabola; lines are fitted robustly and intersected.
+    Across each side, profiles are sampled at a quarter pixel; the edge is
+    where the profile's derivative (of the sign the side shows: brighter
+    inside or outside) peaks, refined by a parabola. Points on a weak step
+    (glare, a side off the photo) are left out.
     """
     offsets = np.arange(-radius, radius + 1e-9, 0.25)
-    lines = []
+    out = []
     for a, b, d, normal in _sides(quad):
         t = np.linspace(0.08, 0.92, EDGE_SAMPLES)
         base = a[None, :] + t[:, None] * (b - a)[None, :]
@@ -266,7 +265,19 @@ def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64],
         frac = np.where(np.abs(denom) > 1e-9, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-9, denom, 1.0), 0.0)
         edge = offsets[k] + np.clip(frac, -0.5, 0.5) * 0.25
         strong = y1 > max(2.0, 0.3 * float(np.median(y1)))
-        line = _fit_line(base[strong] + edge[strong, None] * normal[None, :])
+        out.append(base[strong] + edge[strong, None] * normal[None, :])
+    return out
+
+
+def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
+    """Sub-pixel corners: each side re-fitted to its :func:`edge_points` (robust line fits), lines intersected.
+
+    The candidates are found on a shrunk photo, where a pixel can be 1 % of
+    a small screen's diagonal.
+    """
+    lines = []
+    for points, (a, _, d, _) in zip(edge_points(gray, quad, radius), _sides(quad)):
+        line = _fit_line(points)
         lines.append(line if line is not None else (a, d))
     return intersect_lines(lines, quad)
 
@@ -323,7 +334,7 @@ def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64]) -> list[
     candidate side (fitted at sub-pixel, like the outline's own sides);
     which one is the screen's edge is for the mark to say.
     """
-    steps = []
+    steps: list[tuple[float, int, float]] = []
     sides = _sides(quad)
     for i, (a, b, d, normal) in enumerate(sides):
         opposite = sides[(i + 2) % 4]

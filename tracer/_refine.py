@@ -75,7 +75,7 @@ class Refinement:
         self.scan_orientations = list(dict.fromkeys([self.winner, (0, False)])) if credible else DIHEDRAL
         self.size = (evaluation.residual.shape[1], evaluation.residual.shape[0])
         self.frame = evaluation.out_hom @ np.linalg.inv(geometry.to_screen)  # screen -> base output pixels
-        corners = geometry.outline(search.y.shape)
+        corners = geometry.ideal(geometry.outline(search.y.shape), search.y.shape)
         self.mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), geometry.to_screen).reshape(-1, 2)
         cx, cy = self.mapped.mean(axis=0)
         self.half = max(float(np.ptp(self.mapped[:, 0])), float(np.ptp(self.mapped[:, 1])), 1.0) / 2
@@ -90,7 +90,7 @@ class Refinement:
         base = self.base
         assert base.to_screen is not None  # checked in __init__
         scale = base.scale / np.exp(0.5 * (v[0] + v[1]))
-        return Geometry(f"{base.name}~refined", self.correction(v) @ base.to_screen, scale, base.quad, base.photo, base.region)
+        return Geometry(f"{base.name}~refined", self.correction(v) @ base.to_screen, scale, base.quad, base.photo, base.region, base.lens)
 
     def score(self, v: NDArray[np.float64]) -> float:
         """Phase-peak strength of the base residual warped by ``v``; remembers the orientation of an improvement."""

@@ -12,7 +12,7 @@ image rescaled.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
 import cv2
@@ -33,7 +33,8 @@ from ._geometry import (
     rectify,
     rectify_quad,
 )
-from ._locate import ScreenCandidate, screen_candidates
+from ._lens import fit_lens, undistort_points
+from ._locate import ScreenCandidate, edge_points, screen_candidates
 from ._search import Evaluation, Search
 from ._refine import REFINE_BELOW
 from ._sync import find_screen_quad, rectify_from_lines
@@ -79,6 +80,8 @@ class Outline:
     combs: list[tuple[Geometry, float]]
     variants: tuple[NDArray[np.float64], ...] = ()
     """The outline with a side moved to another parallel step (``ScreenCandidate.variants``)."""
+    lens: float = 0.0
+    """Radial distortion the geometries undo (``Geometry.lens``); ``rect_hom`` then maps ideal coordinates."""
 
     @property
     def comb_score(self) -> float:
@@ -108,12 +111,13 @@ CLEAR_PROBE = 8.0
 """A probe peak this strong (twice the noise field's maxima) ends the search among side variants."""
 
 
-def _display_probes(search: Search, name: str, quad: NDArray[np.float64], orientations: list[tuple[int, bool]] = DIHEDRAL) -> Probed:
+def _display_probes(search: Search, name: str, quad: NDArray[np.float64], orientations: list[tuple[int, bool]] = DIHEDRAL,
+                    lens: float = 0.0) -> Probed:
     """The outline mapped onto each plausible display resolution, evaluated, strongest phase peak first."""
     if axis_aligned(quad):
         return []  # a panel of a screenshot, not a display: the input as it is covers it
-    base = Geometry(name, None, 1.0, quad, photo=True)
-    evaluated = [(g, search.evaluate(g, orientations)) for g in display_geometries(base, quad)]
+    base = Geometry(name, None, 1.0, quad, photo=True, lens=lens)
+    evaluated = [(g, search.evaluate(g, orientations)) for g in display_geometries(base, quad, search.y.shape)]
     evaluated.sort(key=lambda item: item[1].best, reverse=True)
     return evaluated
 
@@ -177,6 +181,55 @@ def _observe_all(search: Search, probed: Probed) -> None:
         search.observe(geometry, evaluation)
 
 
+def with_lens(search: Search, found: Outline, k1: float) -> Outline:
+    """The outline's geometries re-expressed through a lens: the same rectified frame, reached from ideal coordinates."""
+    shape = search.y.shape
+    corners = cv2.perspectiveTransform(found.quad.reshape(-1, 1, 2), found.rect_hom).reshape(-1, 2)
+    ideal = undistort_points(found.quad, k1, shape)
+    rect_hom = cv2.getPerspectiveTransform(ideal.astype(np.float32), corners.astype(np.float32)).astype(np.float64)
+    combs = []
+    for g, score in found.combs:
+        assert g.to_screen is not None
+        scale = g.to_screen @ np.linalg.inv(found.rect_hom)
+        combs.append((replace(g, name=f"{g.name}~lens", to_screen=scale @ rect_hom, lens=k1), score))
+    return replace(found, name=f"{found.name}~lens", rect_hom=rect_hom, combs=combs, variants=(), lens=k1)
+
+
+def choose_lens(search: Search, found: Outline, first: Evaluation | None, display_probes: Probed | None, *,
+                displays: bool) -> tuple[Outline, Probed | None]:
+    """Fit the lens from the outline's edges (``fit_lens``); keep it when the mark agrees.
+
+    The distorted outline's best probe (its first comb geometry, and its
+    display resolutions when probed) is compared with the same probes
+    through the lens; the lens is kept when its best is stronger by
+    ``SIDE_MARGIN``. Every probe is shown to the observers.
+    """
+    if not found.combs or axis_aligned(found.quad):
+        return found, display_probes
+    k1 = fit_lens(edge_points(search.y, found.quad, LENS_EDGE_RADIUS), search.y.shape)
+    if not k1:
+        return found, display_probes
+    t = time.perf_counter()
+    lensed = with_lens(search, found, k1)
+    probe = lensed.combs[0][0]
+    probes = [(probe, search.evaluate(probe, PROBE_ORIENTATIONS))]
+    if displays:
+        probes += _display_probes(search, lensed.name, found.quad, PROBE_ORIENTATIONS, lens=k1)
+        if display_probes is None:
+            display_probes = _display_probes(search, found.name, found.quad)
+    search.timings[f"{found.name}_lens_s"] = time.perf_counter() - t
+    plain = max(first.best if first is not None else -np.inf, _best(display_probes or []))
+    if _best(probes) < plain + SIDE_MARGIN:
+        _observe_all(search, probes)
+        return found, display_probes
+    _observe_all(search, (display_probes or []) + probes[:1])
+    return lensed, probes[1:] if displays else None
+
+
+LENS_EDGE_RADIUS = 2.0
+"""Edge points for the lens fit are sought this close to the outline's fitted sides (px): a few times the bend."""
+
+
 def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, displays: bool = False) -> bool:
     """Try the comb's scales of an outline (the best one refined even when weak), then its display resolutions.
 
@@ -192,6 +245,8 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
         if search.attempt(found.combs[0][0], refine=True, refine_weak=True, evaluated=first):
             return True
         chosen, display_probes = choose_sides(search, found, first, displays=displays) if first.best < REFINE_BELOW else (found, None)
+        if first.best < REFINE_BELOW:
+            chosen, display_probes = choose_lens(search, chosen, first if chosen is found else None, display_probes, displays=displays)
         start = 0 if chosen is not found else 1
         found = chosen
     if displays and display_probes and _best(display_probes) >= DISPLAY_DECODE_ABOVE:
@@ -210,7 +265,7 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
     # Seen steeply off-axis, a side's foreshortening makes the rectangle's
     # side lengths a poor guide to its aspect (and a cropped photo hides the
     # principal point that would fix it): search the aspect widely.
-    wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, photo=not axis_aligned(found.quad))
+    wide = Geometry(f"{found.name}-wide", found.rect_hom, 1.0 / found.shrink, found.quad, photo=not axis_aligned(found.quad), lens=found.lens)
     return any(search.attempt(g, refine=True) for g in comb_geometries(found.rect, wide, 2, (0.5, 2.0), float(found.rect.shape[1])))
 
 
@@ -232,7 +287,7 @@ def attempt_displays(search: Search, found: Outline, probed: Probed | None = Non
     """
     if probed is None:
         t = time.perf_counter()
-        probed = _display_probes(search, found.name, found.quad)
+        probed = _display_probes(search, found.name, found.quad, lens=found.lens)
         search.timings[f"{found.name}_displays_s"] = time.perf_counter() - t
     for i, (geometry, evaluation) in enumerate(probed):
         # Decodes are budgeted (MAX_DECODES) and later strategies need theirs: only a peak clearly
