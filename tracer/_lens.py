@@ -52,7 +52,7 @@ def distort_points(points: NDArray[np.float64], k1: float, shape: tuple[int, ...
     c, r = _norm(shape)
     pu = np.asarray(points, dtype=np.float64) - c
     pd = pu.copy()
-    for _ in range(6):
+    for _ in range(12):
         rho2 = np.sum(pd * pd, axis=-1, keepdims=True) / (r * r)
         pd = pu / (1 + k1 * rho2)
     return c + pd
