@@ -7,7 +7,10 @@ and asks the screen finders for the screen's outline:
 * **first finder**: ``find_screen_quad`` (bright region at one Otsu
   threshold), what the tracer used alone before the multi-cue finder;
 * **multi-cue, top 1** and **top k**: ``screen_candidates`` (regions at
-  several levels and both polarities, closed edge outlines), best first.
+  several levels and both polarities, closed edge outlines), best first;
+* **top k with side variants**: also each candidate's side variants (a side
+  moved to another parallel step: past a title bar to the panel's edge),
+  which the tracer chooses among by the mark's phase peak.
 
 A photo counts as *found* when every corner of a candidate lies within 1 %
 of the screen's diagonal of the true corner (the displayed image's outer
@@ -88,6 +91,7 @@ class Row:
     first: int = 0
     top1: int = 0
     topk: int = 0
+    sides: int = 0
     first_s: list[float] | None = None
     multi_s: list[float] | None = None
 
@@ -121,6 +125,8 @@ def run(samples: int) -> list[Row]:
                 row.first += first is not None and corner_error(first, truth) < 0.01
                 row.top1 += bool(errors) and errors[0] < 0.01
                 row.topk += any(e < 0.01 for e in errors)
+                side_errors = [corner_error(v, truth) for c in cands[:TOP_K] for v in c.variants]
+                row.sides += any(e < 0.01 for e in errors + side_errors)
                 print(f"[{gen.name[:1]} {level} {i + 1}/{samples}] first={'-' if first is None else f'{corner_error(first, truth):.3f}'} "
                       f"multi={','.join(f'{e:.3f}' for e in errors) or '-'}", file=sys.stderr)
             rows.append(row)
@@ -128,10 +134,11 @@ def run(samples: int) -> list[Row]:
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = [f"| generator | level | n | first finder | multi-cue top 1 | multi-cue top {TOP_K} | first finder s (median) | multi-cue s (median) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| generator | level | n | first finder | multi-cue top 1 | multi-cue top {TOP_K} | top {TOP_K} with side variants "
+             "| first finder s (median) | multi-cue s (median) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r.generator} | {r.level} | {r.n} | {r.first}/{r.n} | {r.top1}/{r.n} | {r.topk}/{r.n} | "
+        lines.append(f"| {r.generator} | {r.level} | {r.n} | {r.first}/{r.n} | {r.top1}/{r.n} | {r.topk}/{r.n} | {r.sides}/{r.n} | "
                      f"{statistics.median(r.first_s or [0]):.2f} | {statistics.median(r.multi_s or [0]):.2f} |")
     return "\n".join(lines)
 
