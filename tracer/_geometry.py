@@ -232,8 +232,8 @@ recover; these are hypotheses that need no measurement.
 """
 DISPLAY_ASPECT_SLACK = 1.45
 """A resolution is tried when its aspect is within this factor of the outline's (foreshortening at 45 degrees is 1.41)."""
-MIN_PHOTO_PX_PER_SCREEN_PX = 0.2
-"""Below this capture scale the carrier's shortest wavelength (21 screen px) spans under 4 photo px: not tried."""
+MIN_PHOTO_PX_PER_SCREEN_PX = 0.15
+"""Below this capture scale the carrier's shortest wavelength (21 screen px) spans under 3 photo px: not tried."""
 
 
 def display_geometries(base: Geometry, quad: NDArray[np.float64], shape: tuple[int, ...] = (0, 0)) -> list[Geometry]:
