@@ -170,14 +170,14 @@ BEZEL_SEARCH = 0.05
 
 
 def _side_profile(image: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
-                  offsets: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Median luma along the side a-b (its middle 70 %), at each offset along ``normal``."""
-    t = np.linspace(0.15, 0.85, 32)
+                  offsets: NDArray[np.float64], t: NDArray[np.float64] | None = None, *, mean: bool = False) -> NDArray[np.float64]:
+    """Median (or mean) luma along the side a-b at fractions ``t`` (default: 32 over its middle 70 %), at each offset along ``normal``."""
+    t = np.linspace(0.15, 0.85, 32) if t is None else t
     base = a[None, :] + t[:, None] * (b - a)[None, :]
     pts = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
     vals = cv2.remap(image, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
-    return np.median(vals, axis=1).astype(np.float64)
+    return (vals.mean(axis=1) if mean else np.median(vals, axis=1)).astype(np.float64)
 
 
 def _bezel_offset(profile: NDArray[np.float64], offsets: NDArray[np.float64], plateau_px: float) -> float:
@@ -304,11 +304,7 @@ def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArra
     """
     offsets = np.arange(-reach, reach + 1e-9, 0.5)
     t = np.linspace(0.1, 0.9, max(16, int(np.hypot(*(b - a)) / 4)))
-    base = a[None, :] + t[:, None] * (b - a)[None, :]
-    pts = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
-    vals = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-    profile = cv2.GaussianBlur(vals.mean(axis=1).astype(np.float64).reshape(-1, 1), (1, 0), 1.5).ravel()
+    profile = cv2.GaussianBlur(_side_profile(gray, a, b, normal, offsets, t, mean=True).reshape(-1, 1), (1, 0), 1.5).ravel()
     slope = np.abs(np.gradient(profile, 0.5))
     out = []
     for k in range(1, len(offsets) - 1):

@@ -126,6 +126,15 @@ def _best(probed: Probed) -> float:
     return max((e.best for _, e in probed), default=-np.inf)
 
 
+def _probe(search: Search, mapped: Geometry, quad: NDArray[np.float64], name: str, *, displays: bool, lens: float = 0.0) -> Probed:
+    """An alternative outline's probes: ``mapped`` (the outline's first comb geometry carried over to it) first,
+    then, with ``displays``, its display resolutions."""
+    probes = [(mapped, search.evaluate(mapped, PROBE_ORIENTATIONS))]
+    if displays:
+        probes += _display_probes(search, name, quad, PROBE_ORIENTATIONS, lens=lens)
+    return probes
+
+
 def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays: bool) -> tuple[Outline, Probed | None]:
     """Let the mark choose between an outline (whose first comb geometry gave ``first``) and its side variants.
 
@@ -155,10 +164,7 @@ def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays:
         top, bottom = (c[0, 1] + c[1, 1]) / 2, (c[2, 1] + c[3, 1]) / 2
         target = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
         hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
-        mapped = Geometry(name, comb_scale @ hom, probe.scale, quad, probe.photo)
-        probes = [(mapped, search.evaluate(mapped, PROBE_ORIENTATIONS))]
-        if displays:
-            probes += _display_probes(search, name, quad, PROBE_ORIENTATIONS)
+        probes = _probe(search, Geometry(name, comb_scale @ hom, probe.scale, quad, probe.photo), quad, name, displays=displays)
         if _best(probes) > best_peak:
             if winner is not None:
                 _observe_all(search, winner[2])
@@ -211,12 +217,9 @@ def choose_lens(search: Search, found: Outline, first: Evaluation | None, displa
         return found, display_probes
     t = time.perf_counter()
     lensed = with_lens(search, found, k1)
-    probe = lensed.combs[0][0]
-    probes = [(probe, search.evaluate(probe, PROBE_ORIENTATIONS))]
-    if displays:
-        probes += _display_probes(search, lensed.name, found.quad, PROBE_ORIENTATIONS, lens=k1)
-        if display_probes is None:
-            display_probes = _display_probes(search, found.name, found.quad)
+    probes = _probe(search, lensed.combs[0][0], found.quad, lensed.name, displays=displays, lens=k1)
+    if displays and display_probes is None:
+        display_probes = _display_probes(search, found.name, found.quad)
     search.timings[f"{found.name}_lens_s"] = time.perf_counter() - t
     plain = max(first.best if first is not None else -np.inf, _best(display_probes or []))
     if _best(probes) < plain + SIDE_MARGIN:
@@ -233,8 +236,9 @@ LENS_EDGE_RADIUS = 2.0
 def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, displays: bool = False) -> bool:
     """Try the comb's scales of an outline (the best one refined even when weak), then its display resolutions.
 
-    When the best comb scale does not decode, the outline is chosen anew
-    among its side variants (``choose_sides``) and the rest tried on the winner.
+    When the best comb scale does not decode and its peak is unclear, the
+    outline is chosen anew among its side variants (``choose_sides``) and
+    with or without a fitted lens (``choose_lens``); the rest is tried on the winner.
     Not ``thorough``: only the comb's best scale (a runner-up outline).
     ``displays``: also the display resolutions (a clear outline: a bezel all round).
     """
@@ -244,11 +248,13 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
         first = search.evaluate(found.combs[0][0])
         if search.attempt(found.combs[0][0], refine=True, refine_weak=True, evaluated=first):
             return True
-        chosen, display_probes = choose_sides(search, found, first, displays=displays) if first.best < REFINE_BELOW else (found, None)
-        if first.best < REFINE_BELOW:
+        if first.best < REFINE_BELOW:  # unclear: let the mark choose the sides and the lens
+            chosen, display_probes = choose_sides(search, found, first, displays=displays)
             chosen, display_probes = choose_lens(search, chosen, first if chosen is found else None, display_probes, displays=displays)
-        start = 0 if chosen is not found else 1
-        found = chosen
+            start = 0 if chosen is not found else 1
+            found = chosen
+        else:
+            start = 1
     if displays and display_probes and _best(display_probes) >= DISPLAY_DECODE_ABOVE:
         # The side variant won on a display resolution's peak: try those first.
         if attempt_displays(search, found, display_probes):
