@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from watermark import Payload
+
+if TYPE_CHECKING:
+    from ._gate import Screening
 
 __all__ = ["Hypothesis", "TraceResult"]
 
@@ -56,6 +59,9 @@ class TraceResult:
         The screen as decoded, resampled to screen geometry (RGB uint8), for a preview.
     parameters : dict
         Software version and every decode parameter, for the report.
+    screening : Screening or None
+        The fast rejection's verdict (None with ``thorough=True``); when it
+        did not pass, no geometry was searched.
     """
 
     found: bool
@@ -73,6 +79,12 @@ class TraceResult:
     bit_snr: NDArray[np.float64] | None = field(default=None, repr=False)
     rectified: NDArray[np.uint8] | None = field(default=None, repr=False)
     parameters: dict[str, Any] = field(default_factory=dict)
+    screening: Screening | None = None
+
+    @property
+    def dismissed(self) -> bool:
+        """True when the fast rejection found no sign of the carrier and no geometry was searched."""
+        return self.screening is not None and not self.screening.passed
 
     @property
     def confidence(self) -> float:
@@ -89,10 +101,11 @@ class TraceResult:
             "payload": None if self.payload is None else self.payload.to_dict(),
             "key_fingerprint": self.key_fingerprint,
             "false_attribution_probability": self.false_attribution_probability,
-            "detection_score": round(self.detection_score, 3),
+            "detection_score": round(self.detection_score, 3) if np.isfinite(self.detection_score) else None,
             "bit_error_rate": self.bit_error_rate,
             "quad": None if self.quad is None else np.round(self.quad, 2).tolist(),
             "hypotheses": [vars(h) for h in self.hypotheses],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "parameters": self.parameters,
+            "screening": None if self.screening is None else self.screening.to_dict(),
         }

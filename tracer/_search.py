@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from watermark import ExtractResult, Key
+from watermark import ExtractResult, Key, LeaktraceError
 from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, phase_candidates, suppress_content
 
 from ._geometry import DIHEDRAL, Geometry, orient, screen_luma, unclipped
@@ -17,7 +17,7 @@ from ._locate import ScreenCandidate
 from ._refine import Refinement, worth_refining
 from ._result import Hypothesis
 
-__all__ = ["Candidate", "Evaluation", "Found", "Search", "MIN_DECODE_SCORE", "MAX_DECODES", "DECODES_PER_GEOMETRY"]
+__all__ = ["TimeLimitExceeded", "Candidate", "Evaluation", "Found", "Search", "MIN_DECODE_SCORE", "MAX_DECODES", "DECODES_PER_GEOMETRY"]
 
 MIN_DECODE_SCORE = 3.5
 """Phase peaks weaker than this (robust z) are not worth a decode: the field's own maxima reach about 4."""
@@ -30,6 +30,12 @@ WEAK_PEAK = 5.5
 not ``DECODES_PER_GEOMETRY``: the budget is kept for the clear peaks a later hypothesis may show."""
 PHASES_PER_ORIENTATION = 2
 """Phase peaks kept per key and orientation when ranking a folded tile."""
+
+
+class TimeLimitExceeded(LeaktraceError, TimeoutError):
+    """The geometry search ran past its time limit (``trace(..., time_limit=)``); ``.seconds`` is the limit."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,9 @@ class Search:
         The first decode that passed the keyed check.
     """
 
-    def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float]) -> None:
+    def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float], *, luma_now: bool = True) -> None:
         self.rgb = rgb
-        self.y = luma(rgb)
+        self.y = luma(rgb) if luma_now else np.zeros((0, 0), np.float32)
         self.keys = keys
         self.timings = timings
         self.hypotheses: list[Hypothesis] = []
@@ -129,6 +135,9 @@ class Search:
         self._unclipped: NDArray[np.bool_] | None = None
         self.outlines: list[ScreenCandidate] | None = None
         """Screen outlines of the input, once a strategy has looked for them."""
+        self.deadline: float | None = None
+        self.time_limit: float | None = None
+        """``time.perf_counter()`` value past which the next evaluation raises ``TimeLimitExceeded``."""
         self.observers: list[Callable[[Geometry, Evaluation], None]] = []
         """Called with every geometry attempted (after refinement) and its evaluation, before decoding:
         ledger-assisted attribution tests its candidates on the same geometries the blind search tries."""
@@ -140,6 +149,8 @@ class Search:
 
     def evaluate(self, geometry: Geometry, orientations: list[tuple[int, bool]] = DIHEDRAL) -> Evaluation:
         """Resample the input to ``geometry``, suppress content, fold and rank."""
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise TimeLimitExceeded("the geometry search ran past its time limit", seconds=self.time_limit)
         if geometry.photo and self._unclipped is None:
             self._unclipped = unclipped(self.y)
         screen = screen_luma(self.y, geometry, self._unclipped if geometry.photo else None)

@@ -13,9 +13,10 @@ import watermark
 from watermark import DEFAULT_MAX_PIXELS, Key, LoadedImage, OptionTypeError, load_image
 from watermark.decoding import MAC_BITS
 
+from ._gate import Screening, screen_image
 from ._geometry import MAX_SCREEN_SIDE, Geometry, image_corners
 from ._result import Hypothesis, TraceResult
-from ._search import MAX_DECODES, MIN_DECODE_SCORE, Evaluation, Found, Search
+from ._search import MAX_DECODES, TimeLimitExceeded, MIN_DECODE_SCORE, Evaluation, Found, Search
 from ._strategies import STRATEGIES
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
@@ -28,7 +29,8 @@ def _keys(key_or_keys: Key | Iterable[Key]) -> list[Key]:
     return keys
 
 
-def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: int = DEFAULT_MAX_PIXELS) -> TraceResult:
+def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: int = DEFAULT_MAX_PIXELS,
+          thorough: bool = False, time_limit: float | None = None) -> TraceResult:
     """Recover viewer and time from a leaked image.
 
     Parameters
@@ -40,6 +42,15 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         The hospital's key(s); with key rotation, give all that may apply.
     max_pixels : int, keyword-only
         Decompression-bomb guard for files.
+    thorough : bool, keyword-only
+        Skip the fast rejection (``TraceResult.screening``): the full
+        geometry search runs on every image. Without it an image that shows
+        no sign of the carrier (no screen outline, no keyed tile-phase peak,
+        no carrier comb; see ``tracer._gate``) is dismissed in a fraction of
+        a second.
+    time_limit : float, keyword-only
+        Seconds the whole trace may take; past it the search stops with
+        ``TimeLimitExceeded`` (a ``TimeoutError``). None: no limit.
 
     Returns
     -------
@@ -68,8 +79,25 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
     against the 40-bit MAC counts toward ``false_attribution_probability``.
     """
-    loaded, search = run_search(image_or_path, key_or_keys, max_pixels=max_pixels)
-    return trace_result(loaded, search, max_pixels)
+    t0 = time.perf_counter()
+    keys = _keys(key_or_keys)
+    loaded = image_or_path if isinstance(image_or_path, LoadedImage) else load_image(image_or_path, max_pixels=max_pixels)
+    load_s = time.perf_counter() - t0
+    screening = None if thorough else screen_image(loaded.rgb, keys)
+    if screening is not None and not screening.passed:
+        search = Search(loaded.rgb, keys, {"load_s": load_s, "screening_s": screening.seconds}, luma_now=False)
+        search.timings["total_s"] = time.perf_counter() - t0
+        return trace_result(loaded, search, max_pixels, screening)
+    deadline = None if time_limit is None else t0 + time_limit
+    try:
+        loaded, search = run_search(loaded, keys, max_pixels=max_pixels, deadline=deadline)
+    except TimeLimitExceeded as exc:
+        raise TimeLimitExceeded(f"{loaded.source}: the trace ran past its time limit of {time_limit:g} s", seconds=time_limit) from exc
+    search.timings["load_s"] = load_s
+    if screening is not None:
+        search.timings["screening_s"] = screening.seconds
+    search.timings["total_s"] = time.perf_counter() - t0
+    return trace_result(loaded, search, max_pixels, screening)
 
 
 def run_search(
@@ -78,12 +106,17 @@ def run_search(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     observers: Sequence[Callable[[Geometry, Evaluation], None]] = (),
+    deadline: float | None = None,
 ) -> tuple[LoadedImage, Search]:
-    """Load the input and run the geometry strategies until one decodes; ``observers`` see every geometry tried."""
+    """Load the input and run the geometry strategies until one decodes; ``observers`` see every geometry tried.
+
+    ``deadline``: a ``time.perf_counter()`` value past which the search raises ``TimeLimitExceeded``.
+    """
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
     loaded = image_or_path if isinstance(image_or_path, LoadedImage) else load_image(image_or_path, max_pixels=max_pixels)
     search = Search(loaded.rgb, keys, {"load_s": time.perf_counter() - t0})
+    search.deadline = deadline
     search.observers.extend(observers)
     for strategy in STRATEGIES:
         if strategy(search):
@@ -92,8 +125,8 @@ def run_search(
     return loaded, search
 
 
-def trace_result(loaded: LoadedImage, search: Search, max_pixels: int) -> TraceResult:
-    """Assemble what the search found (or did not) into a TraceResult."""
+def trace_result(loaded: LoadedImage, search: Search, max_pixels: int, screening: Screening | None = None) -> TraceResult:
+    """Assemble what the search found (or did not) into a TraceResult (``screening``: the fast rejection's verdict)."""
     h, w = loaded.rgb.shape[:2]
     parameters: dict[str, Any] = {
         "version": watermark.__version__,
@@ -114,6 +147,7 @@ def trace_result(loaded: LoadedImage, search: Search, max_pixels: int) -> TraceR
         sha256=loaded.sha256,
         image_size=(w, h),
         parameters=parameters,
+        screening=screening,
     )
     found = search.found
     if found is None:

@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("images", nargs="+", type=Path, help="leaked image file(s): JPEG, PNG, WebP, TIFF, BMP, HEIC")
+    parser.add_argument("images", nargs="*", type=Path,
+                        help="leaked image file(s): JPEG, PNG, WebP, TIFF, BMP, HEIC; folders (recursive) and zip archives are scanned")
     parser.add_argument("--key-file", action="append", type=Path, required=True, help="key file; repeat for rotated keys")
     parser.add_argument("--json", action="store_true", help="print one JSON document with every result")
     parser.add_argument("--report", type=Path, help="write a self-contained HTML forensic report here")
@@ -93,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
         "--max-pixels", type=_int_in(1, None), default=DEFAULT_MAX_PIXELS,
         help="refuse larger images (default %(default)s)",
     )
+    parser.add_argument("--thorough", action="store_true",
+                        help="run the full geometry search on every image (no fast rejection of images that show no sign of the mark)")
+    parser.add_argument("--time-limit", type=_seconds, metavar="S", help="seconds one image may take (default: no limit)")
+    batch = parser.add_argument_group(
+        "batch scanning",
+        "folders, zip archives (a chat export) and list files; results are appended to --out as they come, "
+        "and a rerun skips what the file already holds",
+    )
+    batch.add_argument("--list", action="append", type=Path, default=[], metavar="FILE", help="a file naming one image (or folder, or archive) per line")
+    batch.add_argument("--out", type=Path, metavar="FILE.jsonl", help="append one JSON row per image here; a rerun resumes")
+    batch.add_argument("--jobs", type=_int_in(1, 256), default=1, help="parallel processes on this machine (default 1)")
+    batch.add_argument("--dask", metavar="ADDRESS", help="scan on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'")
     attribution = parser.add_argument_group(
         "ledger-assisted attribution",
         "test the image against the views the ledger recorded (of one record, or every view in a time window): "
@@ -120,6 +133,17 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time such as 2026-03-01T09:30Z, got {text!r}") from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z or {text}+01:00), got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
 
 
@@ -211,7 +235,8 @@ class _Run:
                                         null_samples=self.args.null_samples, max_pixels=self.args.max_pixels)
                 result = attribution.blind
             else:
-                result = trace(loaded, self.keys, max_pixels=self.args.max_pixels)
+                result = trace(loaded, self.keys, max_pixels=self.args.max_pixels, thorough=self.args.thorough,
+                               time_limit=self.args.time_limit)
             join = self._lookup(result, attribution)
         except LeaktraceError as exc:
             _error(exc)
@@ -263,8 +288,84 @@ class _Run:
         return self.status
 
 
+def _batch_mode(args: argparse.Namespace) -> bool:
+    """Folders, archives, list files, --out, --jobs or --dask: a batch scan rather than a trace per image."""
+    return bool(args.list or args.out or args.jobs > 1 or args.dask
+                or any(p.is_dir() or p.suffix.lower() == ".zip" for p in args.images))
+
+
+def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
+    """Scan everything named, write rows as they come, print the summary; the exit status."""
+    from ._batch import iter_items, scan, scan_dask, summary_table
+
+    for option in ("report", "ledger", "record", "since", "until"):
+        if getattr(args, option) is not None:
+            raise _UsageError(f"--{option} works on single images, not in a batch scan (trace the images the scan found)")
+    items = iter_items(args.images, args.list)
+    counts = {"traced": 0, "clean": 0, "errors": 0}
+    bar = _batch_progress()
+
+    def on_row(row: dict[str, Any]) -> None:
+        key = "traced" if row["status"] == "traced" else "errors" if row["status"] == "error" else "clean"
+        counts[key] += 1
+        if row["status"] == "error":
+            _error(f"{row['id']}: {row['error']}")
+        bar.update(1)
+        bar.set_postfix(found=counts["traced"], clean=counts["clean"], errors=counts["errors"], refresh=False)
+
+    options: dict[str, Any] = dict(out=args.out, thorough=args.thorough, time_limit=args.time_limit,
+                                   max_pixels=args.max_pixels, on_row=on_row)
+    t = time.perf_counter()
+    try:
+        if args.dask:
+            rows = _scan_on_dask(args, items, keys, options, scan_dask)
+        else:
+            rows = scan(items, keys, jobs=args.jobs, **options)
+    finally:
+        bar.close()
+    summary = summary_table(rows, time.perf_counter() - t)
+    print(summary, file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        json.dump({"results": rows, "exit_status": _batch_status(rows)}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return _batch_status(rows)
+
+
+def _batch_status(rows: list[dict[str, Any]]) -> int:
+    if any(row["status"] == "error" for row in rows):
+        return EXIT_ERROR
+    return EXIT_TRACED if all(row["status"] == "traced" for row in rows) else EXIT_NOT_FOUND
+
+
+def _batch_progress() -> Any:
+    from tqdm import tqdm
+
+    return tqdm(unit="image", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+
+def _scan_on_dask(args: argparse.Namespace, items: Any, keys: list[Key], options: dict[str, Any], scan_dask: Any) -> Any:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise _UsageError("--dask needs Dask: pip install 'leaktrace[dask]'") from None
+    if args.dask == "local":
+        with LocalCluster(n_workers=args.jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            return scan_dask(client, items, keys, **options)
+    try:
+        client = Client(args.dask, timeout=30)
+    except (OSError, TimeoutError) as exc:
+        raise _UsageError(f"cannot reach the Dask scheduler at {args.dask!r}: {exc}") from None
+    with client:
+        return scan_dask(client, items, keys, **options)
+
+
 def _run(args: argparse.Namespace) -> int:
     keys = [Key.from_file(path) for path in args.key_file]
+    if not args.images and not args.list:
+        raise _UsageError("give at least one image, folder, archive or --list file")
+    if _batch_mode(args):
+        return _run_batch(args, keys)
     attributing = args.record is not None or args.since is not None or args.until is not None
     if attributing and not args.ledger:
         raise _UsageError("--record, --since and --until choose candidates from a ledger: give --ledger")

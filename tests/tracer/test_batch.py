@@ -1,0 +1,161 @@
+"""Fast rejection, batch scans (folders, zip archives, list files, resume, time limit) and Dask."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import synthetic
+import tracer
+import watermark
+from tracer import cli
+from tracer._batch import ScanItem, iter_items, read_done, scan, scan_item
+from tracer._gate import screen_image
+
+WHEN = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def key() -> watermark.Key:
+    return watermark.Key(bytes(range(32)))
+
+
+@pytest.fixture(scope="module")
+def screen() -> np.ndarray:
+    return synthetic.render_screen("notes", size=(1024, 640), seed=11)
+
+
+def _noise_photo(seed: int, size: tuple[int, int] = (900, 1200)) -> np.ndarray:
+    """A smooth natural-looking image with no screen in it (blurred noise in colour)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 255, (size[0] // 40, size[1] // 40, 3)).astype(np.float32)
+    big = cv2.resize(small, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+    return np.clip(big + rng.normal(0, 4, big.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, key: watermark.Key, screen: np.ndarray) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    (root / "media" / "2026").mkdir(parents=True)
+    marked = watermark.embed(screen, watermark.Payload(viewer_id=4821, timestamp=WHEN), key)
+    Image.fromarray(marked).save(root / "media" / "2026" / "IMG_0001.jpg", quality=88)
+    Image.fromarray(_noise_photo(1)).save(root / "media" / "IMG_0002.jpg", quality=85)
+    (root / "media" / "IMG_0003.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "notes.txt").write_text("not an image, not scanned")
+    with zipfile.ZipFile(root / "chat.zip", "w") as archive:
+        archive.write(root / "media" / "2026" / "IMG_0001.jpg", "WhatsApp Media/IMG-0001.jpg")
+        archive.write(root / "media" / "IMG_0002.jpg", "WhatsApp Media/IMG-0002.jpg")
+        archive.writestr("chat.txt", "12/01/26, 09:31 - someone: look")
+    return root
+
+
+def test_screening_dismisses_an_image_without_screen_or_carrier(key: watermark.Key) -> None:
+    res = tracer.trace(_noise_photo(2), key)
+    assert not res.found and res.dismissed
+    assert res.hypotheses == [] and res.screening is not None and not res.screening.passed
+    assert res.to_dict()["screening"]["passed"] is False
+    json.dumps(res.to_dict(), allow_nan=False)  # no -Infinity in the JSON of a dismissed image
+
+
+def test_screening_passes_a_marked_screenshot_by_its_keyed_peak(key: watermark.Key, screen: np.ndarray) -> None:
+    marked = watermark.embed(screen, watermark.Payload(viewer_id=7, timestamp=WHEN), key)
+    verdict = screen_image(marked, [key])
+    assert verdict.passed and verdict.scores["peak@1"] >= 7.0
+    # unmarked, the same screen shows no keyed peak at original scale
+    assert screen_image(screen, [key]).scores.get("peak@1", 0.0) < 7.0
+
+
+def test_screening_passes_a_rescaled_marked_screenshot(key: watermark.Key, screen: np.ndarray) -> None:
+    marked = watermark.embed(screen, watermark.Payload(viewer_id=7, timestamp=WHEN), key)
+    leak = synthetic.screenshot_leak(marked, "down0.75", seed=3)
+    verdict = screen_image(leak.image, [key])
+    assert verdict.passed, verdict
+    res = tracer.trace(leak.image, key)
+    assert res.found and res.payload is not None and res.payload.viewer_id == 7
+
+
+def test_thorough_runs_the_search_on_a_dismissed_image(key: watermark.Key) -> None:
+    res = tracer.trace(_noise_photo(2, (500, 600)), key, thorough=True)
+    assert res.screening is None and not res.dismissed and res.hypotheses
+
+
+def test_time_limit_stops_the_search(key: watermark.Key, screen: np.ndarray) -> None:
+    with pytest.raises(TimeoutError):
+        tracer.trace(screen, key, thorough=True, time_limit=0.05)
+
+
+def test_items_from_folders_archives_and_list_files(folder: Path, tmp_path: Path) -> None:
+    ids = [item.id for item in iter_items([folder])]
+    assert ids == [
+        f"{folder / 'chat.zip'}!WhatsApp Media/IMG-0001.jpg",
+        f"{folder / 'chat.zip'}!WhatsApp Media/IMG-0002.jpg",
+        str(folder / "media" / "IMG_0002.jpg"),
+        str(folder / "media" / "IMG_0003.png"),
+        str(folder / "media" / "2026" / "IMG_0001.jpg"),
+    ]  # a folder's files (sorted), then its subfolders (sorted)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# seized phone\n{folder / 'media' / 'IMG_0002.jpg'}\n\n{folder / 'chat.zip'}\n")
+    assert [i.id for i in iter_items([], [listing])] == [ids[2], ids[0], ids[1]]
+
+
+def test_scan_rows_errors_and_resume(folder: Path, key: watermark.Key, tmp_path: Path) -> None:
+    out = tmp_path / "rows.jsonl"
+    rows = scan(iter_items([folder]), [key], jobs=2, out=out)
+    by_id = {row["id"]: row for row in rows}
+    assert len(by_id) == 5
+    traced = [row for row in rows if row["status"] == "traced"]
+    assert len(traced) == 2 and {row["viewer_id"] for row in traced} == {4821}
+    assert by_id[str(folder / "media" / "IMG_0003.png")]["status"] == "error"
+    assert "corrupt" in by_id[str(folder / "media" / "IMG_0003.png")]["error"]
+    assert by_id[str(folder / "media" / "IMG_0002.jpg")]["status"] == "dismissed"
+    assert len(read_done(out)) == 5
+
+    # A kill mid-write leaves a torn last line: it is cut off and that image scanned again, nothing else.
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:3]) + lines[3][: len(lines[3]) // 2])
+    again = scan(iter_items([folder]), [key], jobs=1, out=out)
+    rows_now = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows_now) == 5 and len({row["id"] for row in rows_now}) == 5
+    assert {row["id"] for row in again} == set(by_id)
+    assert sorted(r["status"] for r in rows_now) == sorted(r["status"] for r in rows)
+
+
+def test_scan_item_time_limit_is_a_row(key: watermark.Key, screen: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "screen.png"
+    Image.fromarray(screen).save(path)
+    row = scan_item(ScanItem(str(path)), [key], thorough=True, time_limit=0.05)
+    assert row["status"] == "timeout" and "time limit" in row["error"]
+
+
+def test_cli_batch_summary_and_exit_status(folder: Path, tmp_path: Path, key: watermark.Key, capsys: pytest.CaptureFixture[str]) -> None:
+    key_file = tmp_path / "k.key"
+    key.save(key_file)
+    out = tmp_path / "cli.jsonl"
+    status = cli.main([str(folder / "chat.zip"), "--key-file", str(key_file), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_NOT_FOUND  # one traced, one dismissed
+    assert "traced" in captured.out and "viewer 4821" in captured.out
+    assert len(read_done(out)) == 2
+    assert cli.main([str(folder), "--key-file", str(key_file), "--report", str(tmp_path / "r.html")]) == cli.EXIT_ERROR
+    assert "single images" in capsys.readouterr().err
+
+
+def test_dask_local_cluster_scan(folder: Path, key: watermark.Key, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    from tracer._batch import scan_dask
+
+    out = tmp_path / "dask.jsonl"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        rows = scan_dask(client, iter_items([folder / "chat.zip", folder / "media" / "IMG_0003.png"]), [key], out=out)
+    statuses = {row["id"].rsplit("/", 1)[-1]: row["status"] for row in rows}
+    assert statuses == {"IMG-0001.jpg": "traced", "IMG-0002.jpg": "dismissed", "IMG_0003.png": "error"}
+    assert len(read_done(out)) == 3
