@@ -45,7 +45,7 @@ def _natural(rng: np.random.Generator, base: list[np.ndarray]) -> np.ndarray:
 def build(folder: Path, n: int, key: watermark.Key, seed: int = 20261202) -> dict[str, dict[str, Any]]:
     """Write the mixed folder; returns the truth per file name."""
     rng = np.random.default_rng(seed)
-    base = [np.asarray(im) if im.ndim == 3 else np.repeat(np.asarray(im)[:, :, None], 3, 2) for im in synthetic.natural_images()]
+    base = [np.asarray(im) if im.ndim == 3 else np.repeat(np.asarray(im)[:, :, None], 3, 2) for _, im in synthetic.natural_images()]
     n_leaks = max(4, round(0.05 * n))
     truth: dict[str, dict[str, Any]] = {}
     for i in range(n):
