@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from watermark import Key
 from watermark.decoding import TILE, fold_tiles, luma, suppress_content
 
-from ._geometry import DIHEDRAL, image_corners
+from ._geometry import DIHEDRAL, _outline_size, image_corners
 from ._locate import screen_candidates
 from ._search import rank_folded
 from ._strategies import CLEAR_OUTLINE, axis_aligned
@@ -114,9 +114,7 @@ def reduce_image(rgb: NDArray[np.uint8], factor: int) -> NDArray[np.uint8]:
 
 def _rectified(y: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.float32]:
     """The outline warped to an upright rectangle of its own proportions, at most ``OUTLINE_SIDE``."""
-    top, bottom = np.hypot(*(quad[1] - quad[0])), np.hypot(*(quad[2] - quad[3]))
-    left, right = np.hypot(*(quad[3] - quad[0])), np.hypot(*(quad[2] - quad[1]))
-    w, h = max(top, bottom), max(left, right)
+    w, h = _outline_size(quad)
     shrink = min(1.0, OUTLINE_SIDE / max(w, h, 1.0))
     size = (max(2, int(round(w * shrink))), max(2, int(round(h * shrink))))
     target = image_corners(size[0], size[1])
@@ -125,8 +123,8 @@ def _rectified(y: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.
     return cv2.warpPerspective(src, hom, size, flags=cv2.INTER_LINEAR)
 
 
-def keyed_peak(y: NDArray[np.float32], px_per_screen_px: float, keys: list[Key]) -> float:
-    """The strongest keyed tile-phase peak of ``y`` read as a screenshot at ``px_per_screen_px``, in its centre.
+def keyed_peak(rgb: NDArray[np.uint8], px_per_screen_px: float, keys: list[Key]) -> float:
+    """The strongest keyed tile-phase peak of ``rgb`` read as a screenshot at ``px_per_screen_px``, in its centre.
 
     The search's own evaluation (resample to screen pixels, suppress
     content, fold, rank in the eight orientations), restricted to a centre
@@ -134,10 +132,10 @@ def keyed_peak(y: NDArray[np.float32], px_per_screen_px: float, keys: list[Key])
     screen, so the centre holds it, and the statistic keeps the search's
     calibration (unmarked record screens reach about 6).
     """
-    h, w = y.shape
+    h, w = rgb.shape[:2]
     side = int(np.ceil(PROBE_SIDE * px_per_screen_px))
     y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    window = y[y0 : y0 + side, x0 : x0 + side]
+    window = luma(rgb[y0 : y0 + side, x0 : x0 + side])  # only the window: the input may be 12 MP
     size = (int(round(window.shape[1] / px_per_screen_px)), int(round(window.shape[0] / px_per_screen_px)))
     if min(size) < TILE // 2:
         return -np.inf
@@ -194,8 +192,7 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
     dark = find_screen_quad(small, dark=True)
     if dark is not None and not axis_aligned(dark * factor):
         return verdict(True, "a dark screen outline (a photo of a dark screen)")
-    y = luma(rgb) if factor > 1 else y_small
-    scores["peak@1"] = keyed_peak(y, 1.0, key_list)
+    scores["peak@1"] = keyed_peak(rgb, 1.0, key_list)
     if scores["peak@1"] >= PEAK_PASS:
         return verdict(True, "a keyed tile-phase peak at original scale")
     combs = comb_search(y_small, count=COMB_SCALES_PROBED, max_side=COMB_WINDOW)
@@ -206,7 +203,7 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
         s = float(np.sqrt(sx * sy)) * factor  # input px per screen px
         if abs(np.log(s)) < 0.02:
             continue  # original scale: probed already
-        scores[f"peak@{s:.3f}"] = keyed_peak(y, s, key_list)
+        scores[f"peak@{s:.3f}"] = keyed_peak(rgb, s, key_list)
         if scores[f"peak@{s:.3f}"] >= PEAK_PASS:
             return verdict(True, "a keyed tile-phase peak at the comb's scale")
     for i, c in enumerate(candidates):

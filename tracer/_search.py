@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -122,9 +123,8 @@ class Search:
         The first decode that passed the keyed check.
     """
 
-    def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float], *, luma_now: bool = True) -> None:
+    def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float]) -> None:
         self.rgb = rgb
-        self.y = luma(rgb) if luma_now else np.zeros((0, 0), np.float32)
         self.keys = keys
         self.timings = timings
         self.hypotheses: list[Hypothesis] = []
@@ -141,6 +141,11 @@ class Search:
         self.observers: list[Callable[[Geometry, Evaluation], None]] = []
         """Called with every geometry attempted (after refinement) and its evaluation, before decoding:
         ledger-assisted attribution tests its candidates on the same geometries the blind search tries."""
+
+    @functools.cached_property
+    def y(self) -> NDArray[np.float32]:
+        """The input's luma, computed when a strategy first needs it (never for an image the screening dismissed)."""
+        return luma(self.rgb)
 
     def rank(self, residual: NDArray[np.float32], weight: NDArray[np.float32], orientations: list[tuple[int, bool]]) -> list[Candidate]:
         """Fold a content-suppressed field and rank its phase peaks."""

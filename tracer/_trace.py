@@ -85,7 +85,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     load_s = time.perf_counter() - t0
     screening = None if thorough else screen_image(loaded.rgb, keys)
     if screening is not None and not screening.passed:
-        search = Search(loaded.rgb, keys, {"load_s": load_s, "screening_s": screening.seconds}, luma_now=False)
+        search = Search(loaded.rgb, keys, {"load_s": load_s, "screening_s": screening.seconds})
         search.timings["total_s"] = time.perf_counter() - t0
         return trace_result(loaded, search, max_pixels, screening)
     deadline = None if time_limit is None else t0 + time_limit
