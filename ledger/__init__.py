@@ -52,15 +52,20 @@ Examples
 
 from __future__ import annotations
 
+from ._chain import ChainReport, Checkpoint
 from ._core import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW_MINUTES, SCHEMA_VERSION, Ledger
+from ._directory import Directory
 from ._errors import (
     LedgerError,
     LedgerFieldError,
     LedgerFieldTypeError,
+    LedgerIntegrityError,
+    LedgerKeyError,
     LedgerSchemaError,
     LedgerUnavailableError,
     LedgerURLError,
 )
+from ._key import LedgerKey, LedgerKeyWarning
 from ._records import LedgerLookup, View, format_ledger_join, ledger_join_dict
 from ._validate import MAX_TIMEOUT_S, MAX_WINDOW_MINUTES
 
@@ -70,10 +75,17 @@ __all__ = [
     "MAX_TIMEOUT_S",
     "MAX_WINDOW_MINUTES",
     "SCHEMA_VERSION",
+    "ChainReport",
+    "Checkpoint",
+    "Directory",
     "Ledger",
     "LedgerError",
     "LedgerFieldError",
     "LedgerFieldTypeError",
+    "LedgerIntegrityError",
+    "LedgerKey",
+    "LedgerKeyError",
+    "LedgerKeyWarning",
     "LedgerLookup",
     "LedgerSchemaError",
     "LedgerURLError",

@@ -23,6 +23,8 @@ __all__ = [
     "LedgerError",
     "LedgerFieldError",
     "LedgerFieldTypeError",
+    "LedgerIntegrityError",
+    "LedgerKeyError",
     "LedgerSchemaError",
     "LedgerURLError",
     "LedgerUnavailableError",
@@ -80,3 +82,20 @@ class LedgerFieldError(LedgerError, ValueError):
 
 class LedgerFieldTypeError(LedgerFieldError, TypeError):
     """A view field or query argument has the wrong type: ``.field`` and ``.value``."""
+
+
+class LedgerKeyError(LedgerError):
+    """A ledger signing key file is missing, unreadable or malformed, or a public key was asked to sign."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """The ledger shows signs of tampering: a broken chain link, a bad signature, missing triggers.
+
+    ``.problem`` says what was found and ``.seq`` the first chain position
+    concerned (None when it is not one row).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, problem: str = "", seq: int | None = None) -> None:
+        super().__init__(message, url=url, problem=problem, seq=seq)
+        self.problem = problem
+        self.seq = seq

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timezone
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ._core import COLUMNS, INSERT_COLUMNS, SCHEMA_VERSION, TABLE, Ledger, view_from_row
-from ._errors import LedgerError, LedgerSchemaError, LedgerURLError, LedgerUnavailableError
+from ._chain import ChainLink, Checkpoint
+from ._core import (
+    CHAIN_COLUMNS,
+    COLUMNS,
+    INSERT_COLUMNS,
+    SCHEMA_VERSION,
+    TABLE,
+    Ledger,
+    chain_fields,
+    view_from_row,
+)
+from ._errors import LedgerError, LedgerIntegrityError, LedgerSchemaError, LedgerURLError, LedgerUnavailableError
+from ._key import LedgerKey
 from ._records import View
 
 if TYPE_CHECKING:  # psycopg is optional (the "postgres" extra): imported when a PostgreSQL ledger is opened
@@ -23,7 +35,12 @@ T = TypeVar("T")
 SCHEMA_LOCK_ID = 7411062520170001
 """``pg_advisory_xact_lock`` id that serialises schema creation between viewer processes."""
 
-_SCHEMA = (
+CHAIN_LOCK_ID = 7411062520170002
+"""``pg_advisory_xact_lock`` id that serialises writers: each row is chained to the one committed before it."""
+
+_TRIGGER_NAMES = (f"{TABLE}_append_only", "leaktrace_checkpoints_append_only")
+
+_TABLES = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
         view_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         view_uid TEXT NOT NULL UNIQUE,
@@ -35,20 +52,37 @@ _SCHEMA = (
         viewed_at TIMESTAMPTZ NOT NULL,
         minute INTEGER NOT NULL,
         key_fingerprint TEXT NOT NULL,
-        action TEXT NOT NULL)""",
+        action TEXT NOT NULL,
+        seq BIGINT NOT NULL UNIQUE,
+        prev_hash TEXT NOT NULL,
+        row_hash TEXT NOT NULL,
+        signature TEXT NOT NULL)""",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_viewer_minute ON {TABLE} (viewer_id, minute)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_workstation_minute ON {TABLE} (workstation, minute)",
-    f"""CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS
-        $$BEGIN RAISE EXCEPTION 'the leaktrace ledger is append-only'; END$$""",
-    f"""DO $$BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{TABLE}_append_only'
-                       AND tgrelid = '{TABLE}'::regclass) THEN
-            CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE}
-                FOR EACH ROW EXECUTE FUNCTION {TABLE}_append_only();
-        END IF; END$$""",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_minute ON {TABLE} (minute)",
+    """CREATE TABLE IF NOT EXISTS leaktrace_checkpoints (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        row_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        signer TEXT NOT NULL,
+        signature TEXT NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS leaktrace_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"INSERT INTO leaktrace_meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING",
+    f"""CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$BEGIN RAISE EXCEPTION 'the leaktrace ledger is append-only'; END$$""",
 )
+
+
+def _trigger_sql(name: str, table: str) -> str:
+    return f"""DO $$BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{name}' AND tgrelid = '{table}'::regclass) THEN
+            CREATE TRIGGER {name} BEFORE UPDATE OR DELETE OR TRUNCATE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only();
+        END IF; END$$"""
+
+
+_TRIGGERS = (_trigger_sql(_TRIGGER_NAMES[0], TABLE), _trigger_sql(_TRIGGER_NAMES[1], "leaktrace_checkpoints"))
 
 
 def _message(exc: BaseException) -> str:
@@ -61,8 +95,9 @@ class PostgresLedger(Ledger):
     backend = "postgresql"
     _conn: Connection[tuple[Any, ...]]  # set by _connect, first thing in __init__
 
-    def __init__(self, url: str, *, read_only: bool, timeout_s: float) -> None:
-        super().__init__(url, read_only=read_only, timeout_s=timeout_s)
+    def __init__(self, url: str, *, read_only: bool, timeout_s: float, key: LedgerKey | None,
+                 repair: bool = False) -> None:
+        super().__init__(url, read_only=read_only, timeout_s=timeout_s, key=key, repair=repair)
         try:
             import psycopg
         except ImportError as exc:
@@ -118,8 +153,22 @@ class PostgresLedger(Ledger):
                 self._check_schema()
                 return
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
-            for statement in _SCHEMA:
-                self._conn.execute(statement)
+            if self._scalar("SELECT to_regclass(%s) IS NOT NULL", (TABLE,)):
+                self._check_schema()
+                missing = self._missing_triggers()
+                if missing and not self._repair:
+                    raise LedgerIntegrityError(
+                        f"ledger {self.url} has lost its append-only triggers ({', '.join(missing)}): someone "
+                        f"altered the database. Nothing was written. Check it with 'leaktrace-ledger verify "
+                        f"{self.url} --key LEDGER.pub', then restore them with 'leaktrace-ledger verify ... "
+                        f"--restore-triggers'",
+                        url=self.url, problem="triggers missing",
+                    )
+            else:
+                for statement in (*_TABLES, *_TRIGGERS):
+                    self._conn.execute(statement)
+                self._conn.execute("INSERT INTO leaktrace_meta (name, value) VALUES ('ledger_id', %s) "
+                                   "ON CONFLICT DO NOTHING", (secrets.token_hex(16),))
         with self._conn.transaction():
             self._check_schema()
 
@@ -134,9 +183,15 @@ class PostgresLedger(Ledger):
         version = self._conn.execute("SELECT value FROM leaktrace_meta WHERE name = 'schema_version'").fetchone()
         if version is None or int(version[0]) != SCHEMA_VERSION:
             raise LedgerSchemaError(
-                f"ledger {self.url} has schema version {version and version[0]}, expected {SCHEMA_VERSION}",
+                f"ledger {self.url} has schema version {version and version[0]}, expected {SCHEMA_VERSION}"
+                + (" (a version-1 ledger has no signed chain: start a new ledger database and keep the old one "
+                   "as the record of its views)" if version and str(version[0]) == "1" else ""),
                 url=self.url,
             )
+        ledger_id = self._scalar("SELECT value FROM leaktrace_meta WHERE name = 'ledger_id'")
+        if ledger_id is None:
+            raise LedgerSchemaError(f"ledger {self.url} has no ledger ID", url=self.url)
+        self.ledger_id = str(ledger_id)
 
     def _retrying(self, operation: Callable[[], T], doing: str) -> T:
         """Run ``operation``; if the connection was lost, reconnect once and run it again."""
@@ -154,26 +209,90 @@ class PostgresLedger(Ledger):
                 raise self._error(exc, f"{doing} {self.url}: {_message(exc)}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _insert(self, row: dict[str, Any]) -> int:
-        values = (
-            row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
-            row["client_address"], row["viewed_at"], row["minute"], row["key_fingerprint"], row["action"],
-        )
-        insert = (
-            f"INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (view_uid) DO NOTHING RETURNING view_id"
-        )
+    def _insert(
+        self, row: dict[str, Any], link: Callable[[tuple[int, str] | None], ChainLink]
+    ) -> tuple[int, ChainLink]:
+        head_sql = ("INSERT INTO leaktrace_meta (name, value) VALUES ('head', %s) "
+                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
 
-        def write() -> int:
+        def write() -> tuple[int, ChainLink]:
             with self._conn.transaction():
-                view_id = self._scalar(insert, values)
-                if view_id is None:  # a first attempt committed before its connection was lost
-                    view_id = self._scalar(f"SELECT view_id FROM {TABLE} WHERE view_uid = %s", (row["view_uid"],))
-            if view_id is None:  # pragma: no cover - the row was neither inserted nor there
-                raise LedgerError(f"ledger {self.url} neither recorded nor holds view {row['view_uid']}", url=self.url)
-            return int(view_id)
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_ID,))
+                done = self._conn.execute(
+                    f"SELECT view_id, seq, prev_hash, row_hash, signature FROM {TABLE} WHERE view_uid = %s",
+                    (row["view_uid"],)).fetchone()
+                if done is not None:  # a first attempt committed before its connection was lost
+                    return int(done[0]), ChainLink(int(done[1]), done[2], done[3], done[4])
+                last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
+                chained = link((int(last[0]), str(last[1])) if last else None)
+                values = (
+                    row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
+                    row["client_address"], row["viewed_at"], row["minute"], row["key_fingerprint"], row["action"],
+                    chained.seq, chained.prev_hash, chained.row_hash, chained.signature,
+                )
+                marks = ", ".join("%s" for _ in values)
+                view_id = self._scalar(f"INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES ({marks}) RETURNING view_id",
+                                       values)
+                self._conn.execute(head_sql, (self._head_record(chained),))
+            return int(view_id), chained
 
         return self._retrying(write, "cannot record the view in ledger")
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self._retrying(lambda: self._conn.execute(sql, params).fetchall(), "cannot read ledger")
+
+    def _meta(self, name: str) -> str | None:
+        rows = self._rows("SELECT value FROM leaktrace_meta WHERE name = %s", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def _max_seq(self) -> int:
+        return int(self._rows(f"SELECT coalesce(max(seq), 0) FROM {TABLE}")[0][0])
+
+    def _seq_span(self, lo_minute: int, hi_minute: int) -> tuple[int, int] | None:
+        lo, hi = self._rows(f"SELECT min(seq), max(seq) FROM {TABLE} WHERE minute BETWEEN %s AND %s",
+                            (lo_minute, hi_minute))[0]
+        return None if lo is None else (int(lo), int(hi))
+
+    def _chain_rows(self, lo: int, hi: int) -> list[tuple[int, dict[str, Any], str, str, str, int]]:
+        rows = self._rows(f"SELECT {CHAIN_COLUMNS} FROM {TABLE} WHERE seq BETWEEN %s AND %s ORDER BY seq", (lo, hi))
+        return [chain_fields((*r[:7], r[7].astimezone(timezone.utc), *r[8:])) for r in rows]
+
+    def _missing_triggers(self) -> list[str]:
+        present = {str(r[0]) for r in self._rows(
+            "SELECT tgname FROM pg_trigger WHERE tgenabled <> 'D' AND ((tgname = %s AND tgrelid = to_regclass(%s)) "
+            "OR (tgname = %s AND tgrelid = to_regclass('leaktrace_checkpoints')))",
+            (_TRIGGER_NAMES[0], TABLE, _TRIGGER_NAMES[1]))}
+        return [name for name in _TRIGGER_NAMES if name not in present]
+
+    def _create_triggers(self) -> None:
+        def create() -> None:
+            with self._conn.transaction():
+                for name in self._missing_triggers():  # a disabled trigger of that name is replaced
+                    table = TABLE if name.startswith(TABLE) else "leaktrace_checkpoints"
+                    self._conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                self._conn.execute(_TABLES[-1])
+                for statement in _TRIGGERS:
+                    self._conn.execute(statement)
+
+        self._retrying(create, "cannot restore the triggers of ledger")
+
+    def _stored_checkpoints(self) -> list[Checkpoint]:
+        rows = self._rows("SELECT seq, row_hash, created_at, signer, signature FROM leaktrace_checkpoints ORDER BY id")
+        return [Checkpoint(self.ledger_id, int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def _store_checkpoint(self, make: Callable[[int, str], Checkpoint]) -> Checkpoint:
+        def store() -> Checkpoint:
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_ID,))
+                last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
+                point = make(int(last[0]), str(last[1])) if last else make(0, "")
+                self._conn.execute(
+                    "INSERT INTO leaktrace_checkpoints (seq, row_hash, created_at, signer, signature) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (point.seq, point.row_hash, point.created_at, point.signer, point.signature))
+            return point
+
+        return self._retrying(store, "cannot store a checkpoint in ledger")
 
     def _query(self, where: str, params: tuple[Any, ...]) -> list[View]:
         sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE {where.replace('?', '%s')} ORDER BY viewed_at, view_id"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watermark import OptionTypeError, Payload
 
 from ._validate import iso, minute_of
+
+if TYPE_CHECKING:
+    from ._chain import ChainReport
 
 __all__ = ["LedgerLookup", "View", "format_ledger_join", "ledger_join_dict"]
 
@@ -33,6 +36,8 @@ class View:
     action : str
         What was shown: ``"view"`` for a record page, ``"export"`` for a
         server-rendered image, or another short word the viewer chooses.
+    seq : int
+        Position in the ledger's signed hash chain (1, 2, 3, ... in commit order).
     """
 
     view_id: int
@@ -45,6 +50,7 @@ class View:
     viewed_at: datetime
     key_fingerprint: str
     action: str = "view"
+    seq: int = 0
 
     @property
     def minute(self) -> int:
@@ -69,6 +75,7 @@ class View:
             "viewed_at": iso(self.viewed_at),
             "key_fingerprint": self.key_fingerprint,
             "action": self.action,
+            "seq": self.seq,
         }
 
 
@@ -95,6 +102,12 @@ class LedgerLookup:
         window: who else was at that screen.
     ledger : str
         The ledger's URL, password removed.
+    integrity : ChainReport or None
+        The verification of the chain over the rows of the window and their
+        neighbours; None when the ledger was opened without a ledger key.
+    problems : tuple of str
+        Every integrity problem and every display name the directory does not
+        confirm. When there are any, nobody is named from this join.
     """
 
     viewer_id: int
@@ -105,11 +118,23 @@ class LedgerLookup:
     surrounding: tuple[View, ...]
     workstation_views: tuple[View, ...] = ()
     ledger: str = ""
+    integrity: ChainReport | None = None
+    problems: tuple[str, ...] = ()
 
     @property
     def found(self) -> bool:
         """True when at least one recorded view matches the payload."""
         return bool(self.matches)
+
+    @property
+    def verified(self) -> bool:
+        """True when the chain around the rows was checked and found intact, with no other problem."""
+        return self.integrity is not None and not self.problems
+
+    @property
+    def named(self) -> bool:
+        """True when the join may name the person: a match, and no integrity or directory problem."""
+        return self.found and not self.problems
 
     @property
     def minute_text(self) -> str:
@@ -163,7 +188,9 @@ def ledger_join_dict(lookup_result: LedgerLookup) -> dict[str, Any]:
     dict
         ``ledger``, ``viewer_id``, ``minute`` (ISO), ``window_minutes``,
         ``key_fingerprint``, ``found``, ``matches``, ``surrounding``,
-        ``workstation_views`` (lists of :meth:`View.to_dict`).
+        ``workstation_views`` (lists of :meth:`View.to_dict`), ``verified``,
+        ``named`` (False when a problem forbids naming anyone), ``integrity``
+        (the chain check, or None when no ledger key was given) and ``problems``.
 
     Raises
     ------
@@ -181,6 +208,10 @@ def ledger_join_dict(lookup_result: LedgerLookup) -> dict[str, Any]:
         "matches": [v.to_dict() for v in r.matches],
         "surrounding": [v.to_dict() for v in r.surrounding],
         "workstation_views": [v.to_dict() for v in r.workstation_views],
+        "verified": r.verified,
+        "named": r.named,
+        "integrity": r.integrity.to_dict() if r.integrity is not None else None,
+        "problems": list(r.problems),
     }
 
 
@@ -192,6 +223,23 @@ def _view_line(view: View, marker: str = "") -> str:
     when = view.viewed_at.strftime("%H:%M:%S")
     action = _action_suffix(view, " [{}]")
     return f"    {when}Z  {view.record_id}{action}  on {view.workstation} from {view.client_address}{marker}"
+
+
+def _integrity_lines(r: LedgerLookup) -> list[str]:
+    """Why nobody is named, or that the chain was not checked."""
+    if r.problems:
+        lines = [
+            f"ledger {r.ledger}: NOBODY IS NAMED from this ledger for viewer {r.viewer_id} at {r.minute_text}:",
+            "  its rows around the mark fail verification, so what it says about who and where is not evidence.",
+        ]
+        lines += [f"  - {p}" for p in r.problems]
+        lines.append(f"  Run: leaktrace-ledger verify {r.ledger} --key LEDGER.pub")
+        return lines
+    if r.integrity is None:
+        return ["  (chain not verified: give the ledger's public key, trace-leak --ledger-key FILE, "
+                "to check that these rows were not altered)"]
+    return [f"  chain verified: {r.integrity.checked} rows around the mark are signed by ledger key "
+            f"{r.integrity.signer} and linked"]
 
 
 def _match_lines(r: LedgerLookup) -> list[str]:
@@ -285,4 +333,9 @@ def format_ledger_join(lookup_result: LedgerLookup) -> str:
       No other views by viewer 4821 between 09:25Z and 09:35Z.
     """
     r = _check_lookup(lookup_result)
-    return "\n".join(_match_lines(r) + _window_lines(r))
+    if r.problems:
+        return "\n".join(_integrity_lines(r))
+    lines = _match_lines(r) + _window_lines(r)
+    if r.integrity is not None or r.found:
+        lines += _integrity_lines(r)
+    return "\n".join(lines)

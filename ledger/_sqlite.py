@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from ._core import COLUMNS, INSERT_COLUMNS, SCHEMA_VERSION, TABLE, Ledger, view_from_row
-from ._errors import LedgerError, LedgerSchemaError, LedgerURLError, LedgerUnavailableError
+from ._chain import ChainLink, Checkpoint
+from ._core import (
+    CHAIN_COLUMNS,
+    COLUMNS,
+    INSERT_COLUMNS,
+    SCHEMA_VERSION,
+    TABLE,
+    Ledger,
+    chain_fields,
+    view_from_row,
+)
+from ._errors import LedgerError, LedgerIntegrityError, LedgerSchemaError, LedgerURLError, LedgerUnavailableError
+from ._key import LedgerKey
 from ._records import View
 from ._validate import iso, parse_iso
 
 __all__ = ["SQLiteLedger"]
 
-_SCHEMA = f"""
+_TABLES = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     view_id INTEGER PRIMARY KEY AUTOINCREMENT,
     view_uid TEXT NOT NULL UNIQUE,
@@ -26,17 +39,39 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     viewed_at TEXT NOT NULL,
     minute INTEGER NOT NULL,
     key_fingerprint TEXT NOT NULL,
-    action TEXT NOT NULL
+    action TEXT NOT NULL,
+    seq INTEGER NOT NULL UNIQUE,
+    prev_hash TEXT NOT NULL,
+    row_hash TEXT NOT NULL,
+    signature TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_viewer_minute ON {TABLE} (viewer_id, minute);
 CREATE INDEX IF NOT EXISTS {TABLE}_workstation_minute ON {TABLE} (workstation, minute);
+CREATE INDEX IF NOT EXISTS {TABLE}_minute ON {TABLE} (minute);
+CREATE TABLE IF NOT EXISTS leaktrace_checkpoints (
+    seq INTEGER NOT NULL,
+    row_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leaktrace_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO leaktrace_meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+"""
+
+_TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS {TABLE}_no_update BEFORE UPDATE ON {TABLE}
 BEGIN SELECT RAISE(ABORT, 'the leaktrace ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS {TABLE}_no_delete BEFORE DELETE ON {TABLE}
 BEGIN SELECT RAISE(ABORT, 'the leaktrace ledger is append-only'); END;
-CREATE TABLE IF NOT EXISTS leaktrace_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO leaktrace_meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
+CREATE TRIGGER IF NOT EXISTS leaktrace_checkpoints_no_change BEFORE UPDATE ON leaktrace_checkpoints
+BEGIN SELECT RAISE(ABORT, 'the leaktrace ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS leaktrace_checkpoints_no_delete BEFORE DELETE ON leaktrace_checkpoints
+BEGIN SELECT RAISE(ABORT, 'the leaktrace ledger is append-only'); END;
 """
+
+_TRIGGER_NAMES = (f"{TABLE}_no_update", f"{TABLE}_no_delete", "leaktrace_checkpoints_no_change",
+                  "leaktrace_checkpoints_no_delete")
 
 _READ_ONLY_HINT = (
     " (the file or its folder is read-only; a reader needs to create the -wal and -shm files"
@@ -83,10 +118,13 @@ class SQLiteLedger(Ledger):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, read_only: bool, timeout_s: float) -> None:
-        super().__init__(f"sqlite:///{path}", read_only=read_only, timeout_s=timeout_s)
+    def __init__(self, path: Path, *, read_only: bool, timeout_s: float, key: LedgerKey | None,
+                 repair: bool = False) -> None:
+        super().__init__(f"sqlite:///{path}", read_only=read_only, timeout_s=timeout_s, key=key, repair=repair)
         self.path = path
         self._check_path()
+        if not read_only:
+            self._create_private()
         uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode={'ro' if read_only else 'rwc'}"
         try:
             self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None, check_same_thread=False)
@@ -116,6 +154,18 @@ class SQLiteLedger(Ledger):
                 url=self.url, reason="missing",
             )
 
+    def _create_private(self) -> None:
+        """Create a missing ledger file readable and writable by its owner only (SQLite gives its -wal
+        and -shm files the same mode)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise LedgerUnavailableError(f"cannot create ledger {str(self.path)!r}: {exc.strerror}", url=self.url,
+                                         reason="cannot open") from exc
+        os.close(fd)
+
     def _prepare(self) -> None:
         """Set the timeout; unless read-only, switch to WAL with full sync and create the schema."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
@@ -130,41 +180,70 @@ class SQLiteLedger(Ledger):
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in split_sql(_SCHEMA):
-                self._conn.execute(statement)
+            existing = self._has_table()
+            if existing:
+                self._check_schema()
+                missing = self._missing_triggers()
+                if missing and not self._repair:
+                    raise LedgerIntegrityError(
+                        f"ledger {str(self.path)!r} has lost its append-only triggers ({', '.join(missing)}): "
+                        f"someone altered the database. Nothing was written. Check it with "
+                        f"'leaktrace-ledger verify {self.url} --key LEDGER.pub', then restore them with "
+                        f"'leaktrace-ledger verify ... --restore-triggers'",
+                        url=self.url, problem="triggers missing",
+                    )
+            else:
+                for statement in split_sql(_TABLES + _TRIGGERS):
+                    self._conn.execute(statement)
+                self._conn.execute("INSERT OR IGNORE INTO leaktrace_meta (name, value) VALUES ('ledger_id', ?)",
+                                   (secrets.token_hex(16),))
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         self._check_schema()
 
+    def _has_table(self) -> bool:
+        return bool(self._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone()[0])
+
     def _check_schema(self) -> None:
-        found = self._conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone()[0]
-        if not found:
+        if not self._has_table():
             raise LedgerSchemaError(
                 f"{str(self.path)!r} is a SQLite database but not a leaktrace ledger (no {TABLE} table)", url=self.url
             )
         version = self._conn.execute("SELECT value FROM leaktrace_meta WHERE name = 'schema_version'").fetchone()
         if version is None or int(version[0]) != SCHEMA_VERSION:
             raise LedgerSchemaError(
-                f"ledger {str(self.path)!r} has schema version {version and version[0]}, expected {SCHEMA_VERSION}",
+                f"ledger {str(self.path)!r} has schema version {version and version[0]}, expected {SCHEMA_VERSION}"
+                + (" (a version-1 ledger has no signed chain: start a new ledger file and keep the old one, "
+                   "read-only, as the record of its views)" if version and str(version[0]) == "1" else ""),
                 url=self.url,
             )
+        ledger_id = self._conn.execute("SELECT value FROM leaktrace_meta WHERE name = 'ledger_id'").fetchone()
+        if ledger_id is None:
+            raise LedgerSchemaError(f"ledger {str(self.path)!r} has no ledger ID", url=self.url)
+        self.ledger_id = str(ledger_id[0])
 
-    def _insert(self, row: dict[str, Any]) -> int:
-        values = (
-            row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
-            row["client_address"], iso(row["viewed_at"]), row["minute"], row["key_fingerprint"], row["action"],
-        )
+    def _insert(
+        self, row: dict[str, Any], link: Callable[[tuple[int, str] | None], ChainLink]
+    ) -> tuple[int, ChainLink]:
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")  # excludes every other writer until COMMIT
             try:
-                cur = self._conn.execute(
-                    f"INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+                last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
+                chained = link((int(last[0]), str(last[1])) if last else None)
+                values = (
+                    row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
+                    row["client_address"], iso(row["viewed_at"]), row["minute"], row["key_fingerprint"],
+                    row["action"], chained.seq, chained.prev_hash, chained.row_hash, chained.signature,
                 )
+                marks = ", ".join("?" for _ in values)
+                cur = self._conn.execute(f"INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES ({marks})", values)
                 view_id = int(cur.lastrowid or 0)
+                self._conn.execute("INSERT OR REPLACE INTO leaktrace_meta (name, value) VALUES ('head', ?)",
+                                   (self._head_record(chained),))
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -172,7 +251,68 @@ class SQLiteLedger(Ledger):
                 raise
         except sqlite3.Error as exc:
             raise _error(exc, f"cannot record the view in ledger {str(self.path)!r}: {exc}", self.url) from exc
-        return view_id
+        return view_id, chained
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _error(exc, f"cannot read ledger {str(self.path)!r}: {exc}", self.url) from exc
+
+    def _meta(self, name: str) -> str | None:
+        rows = self._read("SELECT value FROM leaktrace_meta WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def _max_seq(self) -> int:
+        return int(self._read(f"SELECT coalesce(max(seq), 0) FROM {TABLE}")[0][0])
+
+    def _seq_span(self, lo_minute: int, hi_minute: int) -> tuple[int, int] | None:
+        lo, hi = self._read(f"SELECT min(seq), max(seq) FROM {TABLE} WHERE minute BETWEEN ? AND ?",
+                            (lo_minute, hi_minute))[0]
+        return None if lo is None else (int(lo), int(hi))
+
+    def _chain_rows(self, lo: int, hi: int) -> list[tuple[int, dict[str, Any], str, str, str, int]]:
+        rows = self._read(f"SELECT {CHAIN_COLUMNS} FROM {TABLE} WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi))
+        return [chain_fields(r) for r in rows]
+
+    def _missing_triggers(self) -> list[str]:
+        present = {
+            name for name, sql in self._read("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            if "RAISE(ABORT" in str(sql).upper().replace(" ", "")
+        }
+        return [name for name in _TRIGGER_NAMES if name not in present]
+
+    def _create_triggers(self) -> None:
+        try:
+            for name in self._missing_triggers():  # a trigger of that name that does nothing is replaced
+                self._conn.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+            for statement in split_sql(_TRIGGERS):
+                self._conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise _error(exc, f"cannot restore the triggers of ledger {str(self.path)!r}: {exc}", self.url) from exc
+
+    def _stored_checkpoints(self) -> list[Checkpoint]:
+        rows = self._read("SELECT seq, row_hash, created_at, signer, signature FROM leaktrace_checkpoints ORDER BY rowid")
+        return [Checkpoint(self.ledger_id, int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def _store_checkpoint(self, make: Callable[[int, str], Checkpoint]) -> Checkpoint:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
+                point = make(int(last[0]), str(last[1])) if last else make(0, "")
+                self._conn.execute(
+                    "INSERT INTO leaktrace_checkpoints (seq, row_hash, created_at, signer, signature) "
+                    "VALUES (?, ?, ?, ?, ?)", (point.seq, point.row_hash, point.created_at, point.signer,
+                                               point.signature))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _error(exc, f"cannot store a checkpoint in ledger {str(self.path)!r}: {exc}", self.url) from exc
+        return point
 
     def _query(self, where: str, params: tuple[Any, ...]) -> list[View]:
         try:

@@ -24,6 +24,7 @@ import pytest
 import watermark
 from ledger import (
     Ledger,
+    LedgerKey,
     LedgerError,
     LedgerFieldError,
     LedgerFieldTypeError,
@@ -41,6 +42,8 @@ T0 = datetime(2026, 3, 1, 9, 30, 17, 250000, tzinfo=timezone.utc)
 FP = "1a2b-3c4d-5e6f-7a8b"
 WRITERS = 8
 VIEWS_PER_WRITER = 40
+LKEY = LedgerKey.generate()
+"""The ledger signing key of every ledger these tests write."""
 
 
 def _pg_base_url() -> str:
@@ -82,7 +85,7 @@ def ledger_url(request, tmp_path):
 
 @pytest.fixture
 def ledger(ledger_url):
-    with Ledger.open(ledger_url) as opened:
+    with Ledger.open(ledger_url, ledger_key=LKEY) as opened:
         yield opened
 
 
@@ -158,7 +161,7 @@ def test_views_filters_by_viewer_and_time(ledger):
 
 
 def test_views_survive_reopening(ledger_url):
-    with Ledger.open(ledger_url) as writer:
+    with Ledger.open(ledger_url, ledger_key=LKEY) as writer:
         view = _record(writer)
     with Ledger.open(ledger_url, read_only=True) as reader:
         assert reader.get_view(view.view_uid) == view
@@ -185,8 +188,8 @@ def test_ledger_is_append_only(ledger, ledger_url):
 
 
 # ----------------------------------------------------------------- concurrency and durability
-def _writer(url: str, writer: int, n: int) -> None:
-    with Ledger.open(url, timeout_s=60) as ledger:
+def _writer(url: str, writer: int, n: int, key: dict) -> None:
+    with Ledger.open(url, timeout_s=60, ledger_key=LedgerKey.from_dict(key)) as ledger:
         for i in range(n):
             ledger.record_view(
                 viewer_id=1000 + writer, display_name=f"Writer {writer}", record_id=f"R{writer}-{i}",
@@ -195,9 +198,9 @@ def _writer(url: str, writer: int, n: int) -> None:
 
 
 def test_concurrent_writer_processes_lose_nothing(ledger_url):
-    Ledger.open(ledger_url).close()  # schema in place before the race
+    Ledger.open(ledger_url, ledger_key=LKEY).close()  # schema in place before the race
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(ledger_url, w, VIEWS_PER_WRITER)) for w in range(WRITERS)]
+    procs = [ctx.Process(target=_writer, args=(ledger_url, w, VIEWS_PER_WRITER, LKEY.to_dict(include_private=True))) for w in range(WRITERS)]
     for p in procs:
         p.start()
     for p in procs:
@@ -216,24 +219,24 @@ def test_concurrent_writer_processes_lose_nothing(ledger_url):
 
 def test_sqlite_commits_are_durable_wal_with_full_sync(tmp_path):
     path = tmp_path / "ledger.sqlite"
-    with Ledger.open(path) as ledger:
+    with Ledger.open(path, ledger_key=LKEY) as ledger:
         assert ledger._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert ledger._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: fsync per commit
 
 
 def test_view_recorded_just_before_a_crash_is_kept(ledger_url):
-    Ledger.open(ledger_url).close()
+    Ledger.open(ledger_url, ledger_key=LKEY).close()
     code = (
-        "import os, sys\n"
-        "from ledger import Ledger\n"
-        "ledger = Ledger.open(sys.argv[1])\n"
+        "import json, os, sys\n"
+        "from ledger import Ledger, LedgerKey\n"
+        "ledger = Ledger.open(sys.argv[1], ledger_key=LedgerKey.from_dict(json.loads(sys.argv[2])))\n"
         "v = ledger.record_view(viewer_id=4821, display_name='A', record_id='MRN 1', workstation='W',"
         " client_address='c', key_fingerprint='f')\n"
         "print(v.view_uid, flush=True)\n"
         "os._exit(0)  # no close, no cleanup: as if killed\n"
     )
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", code, ledger_url], capture_output=True, text=True, cwd=repo,
+    done = subprocess.run([sys.executable, "-c", code, ledger_url, json.dumps(LKEY.to_dict(include_private=True))], capture_output=True, text=True, cwd=repo,
                           timeout=60, check=True)
     uid = done.stdout.strip()
     with Ledger.open(ledger_url, read_only=True) as ledger:
@@ -242,7 +245,7 @@ def test_view_recorded_just_before_a_crash_is_kept(ledger_url):
 
 # ----------------------------------------------------------------- failures are errors, never silent
 def test_read_only_ledger_refuses_to_record(ledger_url):
-    Ledger.open(ledger_url).close()
+    Ledger.open(ledger_url, ledger_key=LKEY).close()
     with Ledger.open(ledger_url, read_only=True) as ledger:
         with pytest.raises(LedgerError, match="read-only; the view was not recorded") as caught:
             _record(ledger)
@@ -252,8 +255,8 @@ def test_read_only_ledger_refuses_to_record(ledger_url):
 
 def test_locked_sqlite_ledger_raises_instead_of_losing_the_view(tmp_path):
     path = tmp_path / "ledger.sqlite"
-    Ledger.open(path).close()
-    ledger = Ledger.open(path, timeout_s=0.2)
+    Ledger.open(path, ledger_key=LKEY).close()
+    ledger = Ledger.open(path, timeout_s=0.2, ledger_key=LKEY)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past the timeout
     try:
@@ -262,7 +265,7 @@ def test_locked_sqlite_ledger_raises_instead_of_losing_the_view(tmp_path):
         assert isinstance(caught.value, OSError) and caught.value.reason == "locked"
         assert caught.value.url == f"sqlite:///{path}"
         with pytest.raises(LedgerUnavailableError, match="cannot open ledger .*locked") as caught:
-            Ledger.open(path, timeout_s=0.2)
+            Ledger.open(path, timeout_s=0.2, ledger_key=LKEY)
         assert caught.value.reason == "locked"
     finally:
         holder.execute("ROLLBACK")
@@ -276,7 +279,7 @@ def test_read_only_sqlite_file_cannot_be_opened_for_writing(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
     path = folder / "ledger.sqlite"
-    with Ledger.open(path) as ledger:
+    with Ledger.open(path, ledger_key=LKEY) as ledger:
         _record(ledger)
     if os.geteuid() == 0:  # root ignores permission bits; make the file and folder immutable instead
         if shutil.which("chattr") is None:
@@ -291,7 +294,7 @@ def test_read_only_sqlite_file_cannot_be_opened_for_writing(tmp_path):
         unlock = None
     try:
         with pytest.raises(LedgerUnavailableError, match="cannot open ledger .*read-only") as caught:
-            Ledger.open(path)
+            Ledger.open(path, ledger_key=LKEY)
         assert caught.value.reason in ("read-only", "cannot open")
     finally:
         if unlock:
@@ -304,7 +307,7 @@ def test_read_only_sqlite_file_cannot_be_opened_for_writing(tmp_path):
 def test_unreachable_postgres_raises():
     pytest.importorskip("psycopg", reason="psycopg is in the 'postgres' extra")
     with pytest.raises(LedgerUnavailableError, match="cannot connect to ledger postgresql://leaktrace:\\*\\*\\*@127.0.0.1:1/") as caught:
-        Ledger.open("postgresql://leaktrace:secret@127.0.0.1:1/ledger", timeout_s=2)
+        Ledger.open("postgresql://leaktrace:secret@127.0.0.1:1/ledger", timeout_s=2, ledger_key=LKEY)
     assert caught.value.url == "postgresql://leaktrace:***@127.0.0.1:1/ledger" and caught.value.reason == "unreachable"
     assert "secret" not in str(caught.value) and "secret" not in repr(caught.value.details)
 
@@ -312,7 +315,7 @@ def test_unreachable_postgres_raises():
 def test_postgres_lost_connection_is_reestablished_once(pg_url):
     import psycopg
 
-    with Ledger.open(pg_url) as ledger:
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:
         _record(ledger)
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (ledger._conn.info.backend_pid,))
@@ -323,7 +326,7 @@ def test_postgres_lost_connection_is_reestablished_once(pg_url):
 def test_postgres_write_that_cannot_complete_raises(pg_url):
     import psycopg
 
-    with Ledger.open(pg_url, timeout_s=1) as ledger:
+    with Ledger.open(pg_url, timeout_s=1, ledger_key=LKEY) as ledger:
         with psycopg.connect(pg_url) as blocker:
             blocker.execute("LOCK TABLE leaktrace_views IN ACCESS EXCLUSIVE MODE")
             with pytest.raises(LedgerUnavailableError, match="cannot record the view.*statement timeout") as caught:
@@ -352,13 +355,13 @@ def test_open_rejects_what_is_not_a_ledger(tmp_path, target, error, match):
     target = target.format(tmp=tmp_path)
     read_only = target.endswith("other.sqlite")
     with pytest.raises(error, match=match) as caught:
-        Ledger.open(target, read_only=read_only)
+        Ledger.open(target, read_only=read_only, ledger_key=LKEY)
     assert isinstance(caught.value, LedgerError) and isinstance(caught.value, watermark.LeaktraceError)
 
 
 def test_url_errors_are_value_errors_with_the_redacted_url():
     with pytest.raises(ValueError, match="unsupported ledger URL scheme 'mysql'") as caught:
-        Ledger.open("mysql://audit:s3cret@db/emr")
+        Ledger.open("mysql://audit:s3cret@db/emr", ledger_key=LKEY)
     assert isinstance(caught.value, LedgerURLError)
     assert caught.value.url == "mysql://audit:***@db/emr" and "s3cret" not in str(caught.value)
 
@@ -377,7 +380,7 @@ def test_read_only_open_of_a_missing_file_does_not_create_it(tmp_path):
 )
 def test_open_rejects_a_bad_timeout(tmp_path, timeout_s, error):
     with pytest.raises(error, match=r"timeout_s must be a number of seconds in \(0, 3600\]") as caught:
-        Ledger.open(tmp_path / "ledger.sqlite", timeout_s=timeout_s)
+        Ledger.open(tmp_path / "ledger.sqlite", timeout_s=timeout_s, ledger_key=LKEY)
     assert caught.value.name == "timeout_s" and caught.value.value == timeout_s
     assert not (tmp_path / "ledger.sqlite").exists()
 
@@ -398,7 +401,7 @@ def test_open_rejects_a_bad_timeout(tmp_path, timeout_s, error):
     ],
 )
 def test_record_view_validates_fields(tmp_path, fields, error, match):
-    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+    with Ledger.open(tmp_path / "ledger.sqlite", ledger_key=LKEY) as ledger:
         with pytest.raises(error, match=match) as caught:
             _record(ledger, **fields)
         assert ledger.count() == 0
@@ -442,7 +445,7 @@ def test_ledger_errors_survive_pickling(tmp_path):
 
 
 def test_closed_ledger_raises(tmp_path):
-    ledger = Ledger.open(tmp_path / "ledger.sqlite")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite", ledger_key=LKEY)
     ledger.close()
     with pytest.raises(LedgerError, match="is closed") as caught:
         _record(ledger)
@@ -452,7 +455,7 @@ def test_closed_ledger_raises(tmp_path):
 def test_url_never_shows_the_password(pg_url):
     base = os.environ[PG_ENV]
     password = urllib.parse.urlsplit(base).password
-    with Ledger.open(pg_url) as ledger:
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:
         if password:
             assert f":{password}@" not in ledger.url and f":{password}@" not in repr(ledger)
             assert ":***@" in ledger.url
