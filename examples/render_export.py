@@ -11,7 +11,7 @@ still decodes.
 Run from the repository root::
 
     python examples/render_export.py --key-file demo-out/hospital.key \\
-        --ledger demo-out/ledger.sqlite --out demo-out/export.png
+        --ledger demo-out/ledger.sqlite --ledger-key demo-out/ledger.key --out demo-out/export.png
 
 It records the export in the ledger, writes the stamped PNG, traces it back
 and prints the ledger join. The example viewer's "Export page as PNG" link
@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import watermark  # noqa: E402
 from synthetic import patient, render_screen  # noqa: E402
-from ledger import Ledger, LedgerError, View, format_ledger_join  # noqa: E402
+from ledger import Ledger, LedgerError, LedgerKey, View, format_ledger_join  # noqa: E402
 
 __all__ = ["render_record_image", "stamp_export", "main"]
 
@@ -97,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export an invented patient's record as a stamped PNG page image.")
     parser.add_argument("--key-file", type=Path, required=True, help="watermark key (created if missing)")
     parser.add_argument("--ledger", required=True, help="ledger URL or path (SQLite file created if missing)")
+    parser.add_argument("--ledger-key", type=Path, required=True,
+                        help="the ledger's private signing key (created if missing, with its .pub beside it)")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--seed", type=int, default=5, help="invented patient (default %(default)s)")
     parser.add_argument("--viewer-id", type=int, default=4821)
@@ -112,8 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.key_file.exists():
             watermark.Key.generate().save(args.key_file)
         key = watermark.Key.from_file(args.key_file)
+        if not args.ledger_key.exists():
+            signing = LedgerKey.generate()
+            signing.save(args.ledger_key)
+            signing.save(f"{args.ledger_key}.pub", public=True, overwrite=True)
         image = render_record_image(args.seed)
-        with Ledger.open(args.ledger) as ledger:
+        with Ledger.open(args.ledger, ledger_key=args.ledger_key) as ledger:
             view = ledger.record_view(
                 viewer_id=args.viewer_id, display_name=args.display_name, record_id=f"MRN {patient(args.seed)['mrn']}",
                 workstation=args.workstation, client_address=args.client_address,

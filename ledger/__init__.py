@@ -22,6 +22,19 @@ Backends
 Both keep one append-only table, ``leaktrace_views``; triggers refuse
 ``UPDATE`` and ``DELETE`` on it.
 
+Evidence that holds
+-------------------
+Triggers stop mistakes, not an insider who can write the database. So every
+row is also signed with the ledger's own Ed25519 key (:class:`LedgerKey`,
+separate from the watermark key; the viewer servers hold the private half)
+and chained to the row before it; a signed head and signed checkpoints pin
+the chain's end (:mod:`ledger._chain`). :meth:`Ledger.verify` and
+``leaktrace-ledger verify`` report the first broken link; :meth:`Ledger.lookup`
+verifies the rows around every match it returns and, with a
+:class:`Directory`, checks the display names, and names nobody
+(:attr:`LedgerLookup.named` False) when anything fails. Export checkpoints
+(``leaktrace-ledger checkpoint --out``) to storage the viewers cannot write.
+
 Errors
 ------
 Every failure raises a :class:`LedgerError` (a :class:`watermark.LeaktraceError`);
@@ -38,7 +51,8 @@ Examples
 >>> import tempfile, os
 >>> from datetime import datetime, timezone
 >>> with tempfile.TemporaryDirectory() as folder:
-...     with Ledger.open(f"sqlite:///{os.path.join(folder, 'ledger.sqlite')}") as ledger:
+...     signing_key = LedgerKey.generate()  # leaktrace-ledger keygen; kept by the viewer servers
+...     with Ledger.open(f"sqlite:///{os.path.join(folder, 'ledger.sqlite')}", ledger_key=signing_key) as ledger:
 ...         view = ledger.record_view(viewer_id=4821, display_name="Dr. Marek Lindqvist",
 ...                                   record_id="MRN 28110431", workstation="WS-4B-112",
 ...                                   client_address="10.20.4.112", key_fingerprint="1a2b-3c4d-5e6f-7a8b",

@@ -130,7 +130,8 @@ class Ledger:
         self.read_only = read_only
         self.timeout_s = timeout_s
         self.ledger_key = key
-        self.ledger_id = ""  # set by the backend once the schema is checked
+        self.ledger_id = ""  # set by the backend once the schema is checked (_set_identity)
+        self.key_pinned = key is not None
         self._lock = threading.RLock()
         self._closed = False
 
@@ -221,6 +222,31 @@ class Ledger:
             if not self._closed:
                 self._closed = True
                 self._close()
+
+    def _set_identity(self, ledger_id: str, public_hex: str | None) -> None:
+        """Adopt the ledger's ID and recorded public key (backends call it once the schema is checked).
+
+        A writer's key must be the recorded one; a reader's key may differ (a ledger re-signed under
+        another key then fails verification against it). A reader given no key verifies against the recorded
+        key, which shows any change made without re-signing the whole chain; ``key_pinned`` is then
+        False, since only a key from elsewhere rules out a ledger re-signed under another key.
+        """
+        self.ledger_id = ledger_id
+        recorded = None
+        if public_hex:
+            try:
+                recorded = LedgerKey.from_dict({"format": "leaktrace-ledger-key", "version": 1, "public": public_hex})
+            except LedgerKeyError:
+                recorded = None
+        if self.ledger_key is not None:
+            if recorded is not None and recorded != self.ledger_key and not self.read_only:
+                raise LedgerKeyError(
+                    f"ledger {self.url} is signed by ledger key {recorded.fingerprint}, not by the key given "
+                    f"({self.ledger_key.fingerprint})", url=self.url)
+            self.key_pinned = True
+        else:
+            self.ledger_key = recorded
+            self.key_pinned = False
 
     def _check_open(self) -> None:
         if self._closed:
@@ -448,6 +474,7 @@ class Ledger:
             ledger=self.url,
             integrity=integrity,
             problems=problems,
+            key_pinned=self.key_pinned,
         )
 
     # -- integrity

@@ -169,6 +169,9 @@ class PostgresLedger(Ledger):
                     self._conn.execute(statement)
                 self._conn.execute("INSERT INTO leaktrace_meta (name, value) VALUES ('ledger_id', %s) "
                                    "ON CONFLICT DO NOTHING", (secrets.token_hex(16),))
+                assert self.ledger_key is not None  # a writer has one
+                self._conn.execute("INSERT INTO leaktrace_meta (name, value) VALUES ('public_key', %s) "
+                                   "ON CONFLICT DO NOTHING", (self.ledger_key.public_bytes.hex(),))
         with self._conn.transaction():
             self._check_schema()
 
@@ -191,7 +194,8 @@ class PostgresLedger(Ledger):
         ledger_id = self._scalar("SELECT value FROM leaktrace_meta WHERE name = 'ledger_id'")
         if ledger_id is None:
             raise LedgerSchemaError(f"ledger {self.url} has no ledger ID", url=self.url)
-        self.ledger_id = str(ledger_id)
+        public = self._scalar("SELECT value FROM leaktrace_meta WHERE name = 'public_key'")
+        self._set_identity(str(ledger_id), str(public) if public else None)
 
     def _retrying(self, operation: Callable[[], T], doing: str) -> T:
         """Run ``operation``; if the connection was lost, reconnect once and run it again."""
@@ -212,17 +216,21 @@ class PostgresLedger(Ledger):
     def _insert(
         self, row: dict[str, Any], link: Callable[[tuple[int, str] | None], ChainLink]
     ) -> tuple[int, ChainLink]:
-        head_sql = ("INSERT INTO leaktrace_meta (name, value) VALUES ('head', %s) "
-                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value")
+        attempts = 0
 
         def write() -> tuple[int, ChainLink]:
-            with self._conn.transaction():
+            nonlocal attempts
+            attempts += 1
+            # Pipelined: the lock and the read of the last row go in one round trip, the insert, the new
+            # head and the commit in another, so the chain lock is held for as short a time as possible.
+            with self._conn.pipeline(), self._conn.transaction():
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_ID,))
-                done = self._conn.execute(
-                    f"SELECT view_id, seq, prev_hash, row_hash, signature FROM {TABLE} WHERE view_uid = %s",
-                    (row["view_uid"],)).fetchone()
-                if done is not None:  # a first attempt committed before its connection was lost
-                    return int(done[0]), ChainLink(int(done[1]), done[2], done[3], done[4])
+                if attempts > 1:  # a first attempt may have committed before its connection was lost
+                    done = self._conn.execute(
+                        f"SELECT view_id, seq, prev_hash, row_hash, signature FROM {TABLE} WHERE view_uid = %s",
+                        (row["view_uid"],)).fetchone()
+                    if done is not None:
+                        return int(done[0]), ChainLink(int(done[1]), done[2], done[3], done[4])
                 last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
                 chained = link((int(last[0]), str(last[1])) if last else None)
                 values = (
@@ -231,10 +239,15 @@ class PostgresLedger(Ledger):
                     chained.seq, chained.prev_hash, chained.row_hash, chained.signature,
                 )
                 marks = ", ".join("%s" for _ in values)
-                view_id = self._scalar(f"INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES ({marks}) RETURNING view_id",
-                                       values)
-                self._conn.execute(head_sql, (self._head_record(chained),))
-            return int(view_id), chained
+                cur = self._conn.execute(
+                    f"WITH added AS (INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES ({marks}) RETURNING view_id), "
+                    "head AS (INSERT INTO leaktrace_meta (name, value) VALUES ('head', %s) "
+                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value) SELECT view_id FROM added",
+                    (*values, self._head_record(chained)))
+            row_id = cur.fetchone()
+            if row_id is None:  # pragma: no cover - an INSERT ... RETURNING always returns its row
+                raise LedgerError(f"ledger {self.url} did not return the recorded view's ID", url=self.url)
+            return int(row_id[0]), chained
 
         return self._retrying(write, "cannot record the view in ledger")
 

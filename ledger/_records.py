@@ -108,6 +108,9 @@ class LedgerLookup:
     problems : tuple of str
         Every integrity problem and every display name the directory does not
         confirm. When there are any, nobody is named from this join.
+    key_pinned : bool
+        True when the chain was checked against a key given by the caller,
+        False when against the key the ledger records for itself.
     """
 
     viewer_id: int
@@ -120,6 +123,7 @@ class LedgerLookup:
     ledger: str = ""
     integrity: ChainReport | None = None
     problems: tuple[str, ...] = ()
+    key_pinned: bool = False
 
     @property
     def found(self) -> bool:
@@ -211,6 +215,7 @@ def ledger_join_dict(lookup_result: LedgerLookup) -> dict[str, Any]:
         "verified": r.verified,
         "named": r.named,
         "integrity": r.integrity.to_dict() if r.integrity is not None else None,
+        "key_pinned": r.key_pinned,
         "problems": list(r.problems),
     }
 
@@ -238,8 +243,12 @@ def _integrity_lines(r: LedgerLookup) -> list[str]:
     if r.integrity is None:
         return ["  (chain not verified: give the ledger's public key, trace-leak --ledger-key FILE, "
                 "to check that these rows were not altered)"]
-    return [f"  chain verified: {r.integrity.checked} rows around the mark are signed by ledger key "
-            f"{r.integrity.signer} and linked"]
+    pinned = "" if r.key_pinned else (
+        " (the key the ledger records for itself: give trace-leak --ledger-key FILE to rule out a ledger "
+        "re-signed under another key)")
+    n = r.integrity.checked
+    return [f"  chain verified: {n} row{'' if n == 1 else 's'} around the mark signed by ledger key "
+            f"{r.integrity.signer} and linked{pinned}"]
 
 
 def _match_lines(r: LedgerLookup) -> list[str]:

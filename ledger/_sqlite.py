@@ -197,6 +197,9 @@ class SQLiteLedger(Ledger):
                     self._conn.execute(statement)
                 self._conn.execute("INSERT OR IGNORE INTO leaktrace_meta (name, value) VALUES ('ledger_id', ?)",
                                    (secrets.token_hex(16),))
+                assert self.ledger_key is not None  # a writer has one
+                self._conn.execute("INSERT OR IGNORE INTO leaktrace_meta (name, value) VALUES ('public_key', ?)",
+                                   (self.ledger_key.public_bytes.hex(),))
             self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
@@ -224,7 +227,8 @@ class SQLiteLedger(Ledger):
         ledger_id = self._conn.execute("SELECT value FROM leaktrace_meta WHERE name = 'ledger_id'").fetchone()
         if ledger_id is None:
             raise LedgerSchemaError(f"ledger {str(self.path)!r} has no ledger ID", url=self.url)
-        self.ledger_id = str(ledger_id[0])
+        public = self._conn.execute("SELECT value FROM leaktrace_meta WHERE name = 'public_key'").fetchone()
+        self._set_identity(str(ledger_id[0]), str(public[0]) if public else None)
 
     def _insert(
         self, row: dict[str, Any], link: Callable[[tuple[int, str] | None], ChainLink]

@@ -21,6 +21,8 @@ from typing import Any, Callable, Sequence, TextIO
 from ledger import (
     DEFAULT_WINDOW_MINUTES,
     MAX_WINDOW_MINUTES,
+    ChainReport,
+    Directory,
     Ledger,
     LedgerLookup,
     format_ledger_join,
@@ -86,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON document with every result")
     parser.add_argument("--report", type=Path, help="write a self-contained HTML forensic report here")
     parser.add_argument("--ledger", help="access ledger (sqlite:///path, a file path, or postgresql://...) to join with")
+    parser.add_argument("--ledger-key", type=Path, metavar="FILE",
+                        help="the ledger's public key (leaktrace-ledger keygen writes it): the rows used are verified "
+                             "against it; without it, against the key the ledger records for itself")
+    parser.add_argument("--directory", type=Path, metavar="FILE",
+                        help="the viewer's account directory (JSON accounts file or CSV viewer_id,display_name): "
+                             "a ledger name it does not confirm is not printed as the leaker")
     parser.add_argument(
         "--window", type=_int_in(0, MAX_WINDOW_MINUTES), default=DEFAULT_WINDOW_MINUTES,
         help=f"ledger: minutes of surrounding views to list, 0..{MAX_WINDOW_MINUTES} (default %(default)s)",
@@ -222,8 +230,11 @@ class _Run:
     records: list[dict[str, Any]] = field(default_factory=list)
     entries: list[ReportEntry] = field(default_factory=list)
 
+    directory: Directory | None = None
     candidates: list[Any] | None = None
     """Ledger views to attribute against (``--record`` / ``--since`` / ``--until``), else None."""
+    candidate_check: ChainReport | None = None
+    """The chain check of the candidates' rows: when it fails, no candidate is named."""
 
     def trace_image(self, path: Path) -> None:
         """Trace one image, join it with the ledger, print it; an error is recorded and the run goes on."""
@@ -243,21 +254,36 @@ class _Run:
             self.records.append({"source": str(path), "error": str(exc)})
             self.status = EXIT_ERROR
             return
+        refused = self._refusal(attribution)
+        if refused:
+            join = None  # the attributed view came from rows that fail verification: nothing is joined
         record = result.to_dict()
         if join is not None:
             record["ledger"] = ledger_join_dict(join)
         if attribution is not None:
             record["attribution"] = attribution.to_dict()
+            if refused:
+                record["attribution"].update(named=False, refused=refused)
         self.records.append(record)
         self.entries.append(ReportEntry(result=result, image=loaded.rgb, ledger=join, attribution=attribution))
-        if not (result.found or (attribution is not None and attribution.named)):
+        if not (result.found or (attribution is not None and attribution.named and not refused)):
             self.status = max(self.status, EXIT_NOT_FOUND)
         if not self.args.json:
             print(_describe(result))
-            if attribution is not None:
+            if attribution is not None and refused:
+                print("  ledger attribution: NOBODY IS NAMED: the ledger's candidate rows fail verification:")
+                print("\n".join(f"    - {p}" for p in refused))
+            elif attribution is not None:
                 print(_describe_attribution(attribution))
             if join is not None:
                 print(format_ledger_join(join))
+
+    def _refusal(self, attribution: Attribution | None) -> list[str]:
+        """Why a ledger attribution must not name anyone (its candidates' rows fail verification), else []."""
+        check = self.candidate_check
+        if attribution is None or not attribution.named or check is None or check.ok:
+            return []
+        return list(check.problems)
 
     def _lookup(self, result: TraceResult, attribution: Attribution | None) -> LedgerLookup | None:
         """The ledger join of the blind decode's payload, else of the attributed viewer's (first) minute."""
@@ -270,7 +296,8 @@ class _Run:
             fingerprint = attribution.best.key_fingerprint if attribution.best is not None else None
         else:
             return None
-        return self.ledger.lookup(viewer, when, window_minutes=self.args.window, key_fingerprint=fingerprint)
+        return self.ledger.lookup(viewer, when, window_minutes=self.args.window, key_fingerprint=fingerprint,
+                                  directory=self.directory)
 
     def finish(self) -> int:
         """Write the report and the JSON document; the exit status."""
@@ -298,9 +325,9 @@ def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
     """Scan everything named, write rows as they come, print the summary; the exit status."""
     from ._batch import iter_items, scan, scan_dask, summary_table
 
-    for option in ("report", "ledger", "record", "since", "until"):
+    for option in ("report", "ledger", "ledger_key", "directory", "record", "since", "until"):
         if getattr(args, option) is not None:
-            raise _UsageError(f"--{option} works on single images, not in a batch scan (trace the images the scan found)")
+            raise _UsageError(f"--{option.replace('_', '-')} works on single images, not in a batch scan (trace the images the scan found)")
     items = iter_items(args.images, args.list)
     counts = {"traced": 0, "clean": 0, "errors": 0}
     bar = _batch_progress()
@@ -373,14 +400,18 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError("without --record, give both --since and --until (every view in that window is a candidate)")
     if args.since is not None and args.until is not None and args.until <= args.since:
         raise _UsageError("--until must be later than --since")
-    ledger = Ledger.open(args.ledger, read_only=True) if args.ledger else None
+    if (args.ledger_key or args.directory) and not args.ledger:
+        raise _UsageError("--ledger-key and --directory check a ledger: give --ledger")
+    directory = Directory.load(args.directory) if args.directory else None
+    ledger = Ledger.open(args.ledger, read_only=True, ledger_key=args.ledger_key) if args.ledger else None
     try:
-        run = _Run(args, keys, ledger)
+        run = _Run(args, keys, ledger, directory=directory)
         if attributing and ledger is not None:
             run.candidates = ledger.views(record_id=args.record, since=args.since, until=args.until)
             if not run.candidates:
                 what = f"record {args.record!r}" if args.record is not None else "that window"
                 raise _UsageError(f"the ledger holds no views of {what}: nothing to attribute against")
+            run.candidate_check = ledger.verify_views(run.candidates)
         progress = _Progress(len(args.images), sys.stderr)
         for done, path in enumerate(args.images, start=1):
             run.trace_image(path)

@@ -250,3 +250,18 @@ def test_ledger_and_key_files_are_private(tmp_path):
         LedgerKey.load(key_path)
     with pytest.raises(LedgerKeyError, match="exists"):
         LKEY.save(key_path)
+
+
+def test_a_reader_without_a_key_checks_against_the_recorded_key_and_says_so(filled):
+    with Ledger.open(filled, read_only=True) as ledger:
+        assert ledger.ledger_key == LKEY.public_only() and not ledger.key_pinned
+        join = ledger.lookup(4821, T0)
+    assert join.named and not join.key_pinned and "--ledger-key" in format_ledger_join(join)
+    _tamper(filled, TAMPERING["update"][0][0])
+    with Ledger.open(filled, read_only=True) as ledger:
+        assert not ledger.lookup(4821, T0 + timedelta(minutes=2)).named
+
+
+def test_a_writer_with_another_key_is_refused(filled):
+    with pytest.raises(LedgerKeyError, match="is signed by ledger key"):
+        Ledger.open(filled, ledger_key=LedgerKey.generate())

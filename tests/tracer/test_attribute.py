@@ -132,7 +132,7 @@ def test_options_are_checked(marked, key):
 
 def _ledger_with_views(tmp_path, key, payload):
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    with ledger.Ledger.open(url) as opened:
+    with ledger.Ledger.open(url, ledger_key=ledger.LedgerKey.generate()) as opened:
         for i, (viewer, minutes) in enumerate([(4821, 0), (4821, 1), (77, 0), (78, 5), (4821, -3)]):
             opened.record_view(viewer_id=viewer, display_name=f"User {viewer}", record_id="MRN 28110431",
                                workstation=f"WS-{i}", client_address="10.0.0.1", key_fingerprint=key.fingerprint,
@@ -181,7 +181,7 @@ def test_cli_attribution_options_must_fit_together(tmp_path, key, payload, capsy
 
 def test_rows_under_another_key_are_counted_not_tested(marked, key, other_key, payload, tmp_path):
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    with ledger.Ledger.open(url) as opened:
+    with ledger.Ledger.open(url, ledger_key=ledger.LedgerKey.generate()) as opened:
         for fingerprint in (key.fingerprint, other_key.fingerprint):
             opened.record_view(viewer_id=4821, display_name="U", record_id="R", workstation="W", client_address="10.0.0.1",
                                key_fingerprint=fingerprint, viewed_at=payload.timestamp)

@@ -49,7 +49,7 @@ def _record(opened: ledger.Ledger, **fields) -> ledger.View:
 def recorded(tmp_path_factory, key):
     """A SQLite ledger with the stamped view, one earlier view by the same account and a nurse at the same desk."""
     url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
-    with ledger.Ledger.open(url) as opened:
+    with ledger.Ledger.open(url, ledger_key=ledger.LedgerKey.generate()) as opened:
         _record(opened, record_id="patient-list", key_fingerprint=key.fingerprint,
                 viewed_at=T_VIEW - timedelta(minutes=2))
         view = _record(opened, key_fingerprint=key.fingerprint)
@@ -196,7 +196,7 @@ def test_not_found_says_so_and_that_it_proves_nothing(not_found, unmarked):
 
 
 def test_special_characters_in_names_are_escaped(tmp_path, found, photo, key):
-    with ledger.Ledger.open(tmp_path / "ledger.sqlite") as opened:
+    with ledger.Ledger.open(tmp_path / "ledger.sqlite", ledger_key=ledger.LedgerKey.generate()) as opened:
         view = _record(opened, display_name="<b>Mallory</b>", workstation="WS <1>", key_fingerprint=key.fingerprint)
         lookup = opened.lookup(view.viewer_id, view.viewed_at)
     source = '<script>alert("x")</script> & <img src=http://evil>.jpg'
@@ -224,7 +224,7 @@ def test_ledger_join_is_shown_as_tables(found, photo, recorded):
 
 
 def test_ledger_without_a_recorded_view_says_so(tmp_path, found, photo, key):
-    with ledger.Ledger.open(tmp_path / "empty.sqlite") as opened:
+    with ledger.Ledger.open(tmp_path / "empty.sqlite", ledger_key=ledger.LedgerKey.generate()) as opened:
         lookup = opened.lookup(4821, found.payload.timestamp, key_fingerprint=key.fingerprint)
     page = render_report([ReportEntry(found, photo[1], lookup)])
     assert "No recorded view by viewer 4821 at 2026-03-01T09:30Z." in page

@@ -90,7 +90,7 @@ T_VIEW = datetime(2026, 3, 1, 9, 30, 17, 250000, tzinfo=timezone.utc)
 def _stamped_view(tmp_path, key):
     """A real flow: record the view in a SQLite ledger, stamp the screen with its payload, save it as PNG."""
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    with ledger.Ledger.open(url) as opened:
+    with ledger.Ledger.open(url, ledger_key=ledger.LedgerKey.generate()) as opened:
         opened.record_view(viewer_id=5170, display_name="Maren Okafor, RN", record_id="patient-list",
                            workstation="WS-4B-112", client_address="10.20.4.112", key_fingerprint=key.fingerprint,
                            viewed_at=T_VIEW - timedelta(minutes=2))
@@ -128,6 +128,76 @@ def test_ledger_join_is_printed_for_the_officer(tmp_path, key, capsys):
     assert main([str(png), "--key-file", str(key_path), "--ledger", url]) == 0
     out = capsys.readouterr().out
     assert "record:       MRN 28110431" in out and "workstation:  WS-4B-112 (client 10.20.4.112)" in out
+
+
+def _tamper_sqlite(url: str, sql: str) -> None:
+    """What an insider with write access to the ledger file did: triggers dropped, a row changed, triggers back."""
+    import sqlite3
+
+    from ledger._sqlite import _TRIGGER_NAMES, _TRIGGERS, split_sql
+
+    conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+    for name in _TRIGGER_NAMES:
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute(sql)
+    for statement in split_sql(_TRIGGERS):
+        conn.execute(statement)
+    conn.close()
+
+
+def test_a_tampered_ledger_names_nobody_but_the_mark_still_speaks(tmp_path, key, capsys):
+    url, png, key_path, _ = _stamped_view(tmp_path, key)
+    _tamper_sqlite(url, "UPDATE leaktrace_views SET display_name = 'Maren Okafor, RN', workstation = 'WS-1' "
+                        "WHERE viewer_id = 4821")
+    report = tmp_path / "report.html"
+    assert main([str(png), "--key-file", str(key_path), "--ledger", url, "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "viewer 4821 at 2026-03-01T09:30Z" in out  # the decoded viewer ID and time
+    assert "NOBODY IS NAMED" in out and "was changed after it was recorded" in out
+    assert "Okafor" not in out and "who:" not in out
+    page = report.read_text(encoding="utf-8")
+    assert "Nobody is named from this ledger" in page and "Okafor" not in page
+    assert main([str(png), "--key-file", str(key_path), "--ledger", url, "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)["results"]
+    assert record["ledger"]["named"] is False and record["ledger"]["integrity"]["first_bad_seq"] == 2
+
+
+def test_the_pinned_ledger_key_and_the_directory_are_checked(tmp_path, key, capsys):
+    url, png, key_path, _ = _stamped_view(tmp_path, key)
+    other = tmp_path / "other.pub"
+    ledger.LedgerKey.generate().save(other, public=True)
+    assert main([str(png), "--key-file", str(key_path), "--ledger", url, "--ledger-key", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "NOBODY IS NAMED" in out and "not signed by ledger key" in out and "Quist" not in out
+    directory = tmp_path / "accounts.json"
+    directory.write_text(json.dumps({"format": "leaktrace-directory", "version": 1, "accounts": [
+        {"viewer_id": 4821, "display_name": "Dr. Marek Lindqvist"}]}))
+    assert main([str(png), "--key-file", str(key_path), "--ledger", url, "--directory", str(directory)]) == 0
+    out = capsys.readouterr().out
+    assert "NOBODY IS NAMED" in out and "the directory lists 'Dr. Marek Lindqvist'" in out
+    directory.write_text(json.dumps({"format": "leaktrace-directory", "version": 1, "accounts": [
+        {"viewer_id": 4821, "display_name": "Dr. Anselm <Quist>"}]}))
+    assert main([str(png), "--key-file", str(key_path), "--ledger", url, "--directory", str(directory)]) == 0
+    out = capsys.readouterr().out
+    assert "who:          Dr. Anselm <Quist> (viewer 4821)" in out and "chain verified" in out
+
+
+def test_leaktrace_ledger_verify_reports_the_first_broken_link(tmp_path, key, capsys):
+    from ledger._cli import main as ledger_main
+
+    url, _, _, _ = _stamped_view(tmp_path, key)
+    assert ledger_main(["keygen", str(tmp_path / "unused.key")]) == 0
+    assert ledger_main(["keygen", str(tmp_path / "unused.key")]) == 2
+    assert "--force" in capsys.readouterr().err
+    with ledger.Ledger.open(url, read_only=True) as opened:
+        public = tmp_path / "ledger.pub"
+        opened.ledger_key.save(public, public=True)
+    assert ledger_main(["verify", url, "--key", str(public)]) == 0
+    assert "chain intact: 2 rows" in capsys.readouterr().out
+    _tamper_sqlite(url, "DELETE FROM leaktrace_views WHERE viewer_id = 5170")
+    assert ledger_main(["verify", url, "--key", str(public), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["first_bad_seq"] == 1
 
 
 # ----------------------------------------------------------------- errors: exit 2, one line on stderr, no traceback
