@@ -206,9 +206,12 @@ def test_concurrent_writer_processes_lose_nothing(ledger_url):
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0] * WRITERS
-    with Ledger.open(ledger_url, read_only=True) as ledger:
+    with Ledger.open(ledger_url, read_only=True, ledger_key=LKEY.public_only()) as ledger:
         views = ledger.views()
+        chain = ledger.verify()
     assert len(views) == WRITERS * VIEWS_PER_WRITER
+    assert chain.ok and chain.checked == len(views), chain.problems  # one chain, in commit order, under the race
+    assert sorted(v.seq for v in views) == list(range(1, len(views) + 1))
     expected = {f"R{w}-{i}" for w in range(WRITERS) for i in range(VIEWS_PER_WRITER)}
     assert {v.record_id for v in views} == expected
     assert len({v.view_id for v in views}) == len(views) and len({v.view_uid for v in views}) == len(views)
