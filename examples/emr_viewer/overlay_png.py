@@ -42,7 +42,7 @@ def _indexed_png(alpha_rows: NDArray[np.uint8], height: int, level: int) -> byte
     if levels <= 16:
         depth = 4
         padded = alpha_rows if width % 2 == 0 else np.pad(alpha_rows, ((0, 0), (0, 1)))
-        packed = (padded[:, 0::2] << 4) | padded[:, 1::2]
+        packed: NDArray[np.uint8] = ((padded[:, 0::2] << 4) | padded[:, 1::2]).astype(np.uint8)
     else:
         depth, packed = 8, alpha_rows
     band = np.zeros((period, packed.shape[1] + 1), np.uint8)  # filter byte 0 (None) per row

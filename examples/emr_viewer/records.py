@@ -2,8 +2,14 @@
 
 Nothing here is real: names are combined at random from invented parts
 (the same generator as :mod:`synthetic.records`, so an exported record image
-shows the same patient as its HTML page), values are drawn to look
-clinically plausible, and every employee's demo password is ``demo``.
+shows the same patient as its HTML page), and values are drawn to look
+clinically plausible. The staff here are who the demo setup creates accounts
+for (``examples.emr_viewer.accounts.create_demo_accounts``, each with its own
+random password); the viewer itself only knows the accounts file.
+
+Records flagged ``sensitive`` are never sent to a browser as HTML with a
+client-side overlay: the viewer renders them on the server as a stamped image
+(see the viewer README's security model).
 """
 
 from __future__ import annotations
@@ -16,14 +22,12 @@ import numpy as np
 
 from synthetic.records import BASE_TIME, DRUGS, LABS, PROBLEMS, REVIEW_OF_SYSTEMS, lab_value, patient, vitals
 
-__all__ = ["DEMO_PASSWORD", "EMPLOYEES", "Employee", "Patient", "patients", "patient_by_mrn"]
-
-DEMO_PASSWORD = "demo"
+__all__ = ["EMPLOYEES", "SENSITIVE_SEEDS", "Employee", "Patient", "patients", "patient_by_mrn"]
 
 
 @dataclass(frozen=True)
 class Employee:
-    """A viewer account: what the watermark and the ledger name."""
+    """One of the invented staff: what the demo setup puts in the accounts file."""
 
     username: str
     viewer_id: int
@@ -61,6 +65,7 @@ class Patient:
     code_status: str
     allergies: tuple[str, ...]
     restricted: bool = False
+    sensitive: bool = False
     problems: tuple[tuple[str, str], ...] = ()
     medications: tuple[tuple[str, ...], ...] = ()
     vitals: tuple[tuple[str, ...], ...] = ()
@@ -78,7 +83,7 @@ def _shift() -> timedelta:
     return timedelta(days=(date.today() - BASE_TIME.date()).days)
 
 
-def _build(seed: int, *, restricted: bool = False) -> Patient:
+def _build(seed: int, *, restricted: bool = False, sensitive: bool = False) -> Patient:
     pat = patient(seed)
     rng = np.random.default_rng([seed, 2026])
     shift = _shift()
@@ -126,15 +131,20 @@ def _build(seed: int, *, restricted: bool = False) -> Patient:
         seed=seed, mrn=pat["mrn"], name=pat["name"], age=pat["age"], sex=pat["sex"], dob=pat["dob"],
         unit=pat["unit"], room=pat["room"], attending=pat["attending"], admitted=admitted,
         complaint=pat["cc"], icd=pat["icd"], code_status=pat["code"], allergies=tuple(pat["allergies"]),
-        restricted=restricted, problems=problems, medications=tuple(meds), vitals=vital_rows, labs=tuple(labs),
+        restricted=restricted, sensitive=sensitive, problems=problems, medications=tuple(meds), vitals=vital_rows,
+        labs=tuple(labs),
         note=note,
     )
 
 
+SENSITIVE_SEEDS = frozenset({3, 8})
+"""Patients whose record pages are rendered and stamped on the server: the restricted (VIP) record and one more."""
+
+
 @functools.lru_cache(maxsize=1)
 def patients() -> tuple[Patient, ...]:
-    """The census: ten invented inpatients; the third is a restricted (VIP) record."""
-    return tuple(_build(seed, restricted=(seed == 3)) for seed in range(1, 11))
+    """The census: ten invented inpatients; the third is restricted (VIP); the third and eighth are sensitive."""
+    return tuple(_build(seed, restricted=seed == 3, sensitive=seed in SENSITIVE_SEEDS) for seed in range(1, 11))
 
 
 def patient_by_mrn(mrn: str) -> Patient | None:

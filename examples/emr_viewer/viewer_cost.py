@@ -40,10 +40,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 import watermark
-from ledger import Ledger
+from ledger import Ledger, LedgerKey
 
 SIZES = ((1366, 768), (1920, 1080), (2560, 1440), (3840, 2160))
 KEY = watermark.Key(bytes(range(7, 39)))  # fixed key; costs do not depend on it
+PROTECTED_KEY = watermark.Key(bytes(range(39, 71)))
+BENCH_PASSWORD = "benchmark-password-1"
 
 
 def _clear_pattern_caches() -> None:
@@ -98,8 +100,8 @@ def overlay_rows(repeats: int) -> list[str]:
     return rows
 
 
-def ledger_write_rows(url: str, label: str, repeats: int) -> list[str]:
-    with Ledger.open(url) as ledger:
+def ledger_write_rows(url: str, ledger_key: Path, label: str, repeats: int) -> list[str]:
+    with Ledger.open(url, ledger_key=ledger_key) as ledger:
         def write() -> None:
             ledger.record_view(viewer_id=4821, display_name="Dr. Anselm Quist", record_id="MRN 28110431",
                                workstation="WS-4B-112", client_address="10.20.4.112",
@@ -109,14 +111,27 @@ def ledger_write_rows(url: str, label: str, repeats: int) -> list[str]:
         return [_row(f"ledger write, {label} (durable commit)", _timed(write, repeats))]
 
 
-def flask_rows(ledger_url: str, repeats: int) -> list[str]:
-    from examples.emr_viewer import create_app
-    from examples.emr_viewer.records import patients
+def flask_rows(ledger_url: str, ledger_key: Path, folder: Path, repeats: int) -> list[str]:
+    from argon2 import PasswordHasher
 
-    app = create_app(ledger=ledger_url, key=KEY, secret_key=b"bench")
+    from examples.emr_viewer import create_app
+    from examples.emr_viewer.accounts import AccountStore
+    from examples.emr_viewer.records import patients
+    from examples.emr_viewer.workstations import WorkstationRegistry
+
+    accounts = AccountStore.create(folder / "accounts.json", hasher=PasswordHasher(time_cost=1, memory_cost=8192,
+                                                                                   parallelism=1))
+    accounts.add(viewer_id=4821, username="aquist", display_name="Dr. Anselm Quist", password=BENCH_PASSWORD)
+    token = WorkstationRegistry(folder / "workstations.json").add("WS-4B-112")
+    app = create_app(ledger=ledger_url, ledger_key=ledger_key, key=KEY, protected_key=PROTECTED_KEY,
+                     accounts=accounts, workstations=folder / "workstations.json", secret_key=b"bench")
     client = app.test_client()
-    client.post("/login", data={"username": "aquist", "password": "demo", "workstation": "WS-4B-112"})
-    mrn = patients()[4].mrn
+    client.environ_base["HTTP_X_LEAKTRACE_WORKSTATION"] = token
+    login_page = client.get("/login").get_data(as_text=True)
+    csrf = login_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    answer = client.post("/login", data={"username": "aquist", "password": BENCH_PASSWORD, "csrf_token": csrf})
+    assert answer.status_code == 302, answer.status_code
+    mrn = next(p for p in patients() if not p.sensitive).mrn
     state = app.extensions["leaktrace_viewer"]
     uids: list[str] = []
 
@@ -129,10 +144,14 @@ def flask_rows(ledger_url: str, repeats: int) -> list[str]:
         response = client.get(f"/overlay/{uids[-1]}.png?w=1920&h=1080")
         assert response.status_code == 200
 
+    def page_and_overlay() -> None:
+        page()
+        overlay()
+
     page()
     overlay()  # warm: templates compiled, this minute's overlay cached
     page_samples = _timed(page, repeats)
-    hit_samples = _timed(lambda: (page(), overlay()), repeats)
+    hit_samples = _timed(page_and_overlay, repeats)
 
     def forget() -> None:
         state.cache = type(state.cache)(state.cache.max_bytes)
@@ -149,8 +168,8 @@ def flask_rows(ledger_url: str, repeats: int) -> list[str]:
     return rows
 
 
-def _writer(url: str, writer: int, n: int, start: "multiprocessing.synchronize.Event") -> None:
-    with Ledger.open(url, timeout_s=120) as ledger:
+def _writer(url: str, ledger_key: Path, writer: int, n: int, start: "multiprocessing.synchronize.Event") -> None:
+    with Ledger.open(url, ledger_key=ledger_key, timeout_s=120) as ledger:
         start.wait()
         for i in range(n):
             ledger.record_view(viewer_id=2000 + writer, display_name=f"Writer {writer}", record_id=f"R{writer}-{i}",
@@ -158,12 +177,12 @@ def _writer(url: str, writer: int, n: int, start: "multiprocessing.synchronize.E
                                key_fingerprint=KEY.fingerprint)
 
 
-def throughput_row(url: str, label: str, writers: int, per_writer: int) -> str:
-    with Ledger.open(url) as ledger:
+def throughput_row(url: str, ledger_key: Path, label: str, writers: int, per_writer: int) -> str:
+    with Ledger.open(url, ledger_key=ledger_key) as ledger:
         before = ledger.count()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
-    procs = [ctx.Process(target=_writer, args=(url, w, per_writer, start)) for w in range(writers)]
+    procs = [ctx.Process(target=_writer, args=(url, ledger_key, w, per_writer, start)) for w in range(writers)]
     for p in procs:
         p.start()
     time.sleep(3.0)  # let every writer import and connect
@@ -199,19 +218,21 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"numpy {np.__version__}")
     print(f"medians over {args.repeats} repeats (cache hit: {10 * args.repeats}); times in ms\n")
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_url = f"sqlite:///{Path(tmp) / 'ledger.sqlite'}"
+        folder = Path(tmp)
+        ledger_key = LedgerKey.generate().save(folder / "ledger.key")  # one signer for every writer process
+        sqlite_url = f"sqlite:///{folder / 'ledger.sqlite'}"
         lines = _header() + overlay_rows(args.repeats)
-        lines += ledger_write_rows(sqlite_url, "SQLite WAL", args.repeats)
+        lines += ledger_write_rows(sqlite_url, ledger_key, "SQLite WAL", args.repeats)
         if args.postgres:
-            lines += ledger_write_rows(args.postgres, "PostgreSQL", args.repeats)
-        lines += flask_rows(str(Path(tmp) / "viewer.sqlite"), args.repeats)
+            lines += ledger_write_rows(args.postgres, ledger_key, "PostgreSQL", args.repeats)
+        lines += flask_rows(str(folder / "viewer.sqlite"), ledger_key, folder, args.repeats)
         print("\n".join(lines))
         print()
         print("| ledger throughput | rate | rows | |")
         print("|---|---:|---|---|")
-        print(throughput_row(sqlite_url, "SQLite WAL", args.writers, args.views_per_writer))
+        print(throughput_row(sqlite_url, ledger_key, "SQLite WAL", args.writers, args.views_per_writer))
         if args.postgres:
-            print(throughput_row(args.postgres, "PostgreSQL", args.writers, args.views_per_writer))
+            print(throughput_row(args.postgres, ledger_key, "PostgreSQL", args.writers, args.views_per_writer))
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sqlite3
 
 import numpy as np
 import pytest
@@ -13,57 +12,30 @@ pytest.importorskip("flask", reason="flask is in the 'viewer' extra")
 
 import tracer  # noqa: E402
 import watermark  # noqa: E402
-from examples.emr_viewer import create_app  # noqa: E402
 from examples.emr_viewer.overlay_png import encode_overlay_png  # noqa: E402
 from examples.emr_viewer.records import EMPLOYEES, patients  # noqa: E402
 from examples.render_export import render_record_image  # noqa: E402
 from ledger import Ledger, LedgerError  # noqa: E402
 
+from viewer_helpers import ledger_views, logged_in  # noqa: E402
+
 PATIENT = patients()[4]  # WHITLOCK, Yannick M. (seed 5)
 
 
-@pytest.fixture
-def ledger_path(tmp_path):
-    return tmp_path / "ledger.sqlite"
-
-
-@pytest.fixture
-def app(ledger_path, viewer_key):
-    app = create_app(ledger=str(ledger_path), key=viewer_key, secret_key=b"test-only", ledger_timeout_s=0.3)
-    yield app
-    app.extensions["leaktrace_viewer"].ledger.close()
-
-
-def _login(app, username="aquist", workstation="WS-4B-112"):
-    client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": "demo", "workstation": workstation})
-    assert response.status_code == 302
-    return client
-
-
-def _views(ledger_path):
-    with Ledger.open(ledger_path, read_only=True) as ledger:
-        return ledger.views()
-
-
+# -- pages, ledger, marks
 def test_pages_need_a_login(app):
     client = app.test_client()
-    for path in ("/patients", f"/patients/{PATIENT.mrn}", "/overlay/" + "0" * 32 + ".png?w=800&h=600"):
+    for path in ("/patients", f"/patients/{PATIENT.mrn}", "/overlay/" + "0" * 32 + ".png?w=800&h=600",
+                 "/views/" + "0" * 32 + ".png"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_wrong_password_is_refused(app, ledger_path):
-    response = app.test_client().post("/login", data={"username": "aquist", "password": "nope", "workstation": "W"})
-    assert response.status_code == 401 and b"wrong password" in response.data
-    assert _views(ledger_path) == []
-
-
-def test_every_record_view_writes_one_ledger_row(app, ledger_path, viewer_key):
-    client = _login(app, "mokafor", "WS-5W-207")
+def test_every_record_view_writes_one_ledger_row(app, ledger_path, viewer_key, tokens):
+    client = logged_in(app, "mokafor", token=tokens["WS-5W-207"])
     assert client.get(f"/patients/{PATIENT.mrn}").status_code == 200
     assert client.get(f"/patients/{PATIENT.mrn}").status_code == 200
-    views = _views(ledger_path)
+    views = ledger_views(ledger_path)
     assert len(views) == 2
     for view in views:
         assert (view.viewer_id, view.display_name) == (5170, "Maren Okafor, RN")
@@ -71,11 +43,23 @@ def test_every_record_view_writes_one_ledger_row(app, ledger_path, viewer_key):
         assert view.client_address == "127.0.0.1" and view.key_fingerprint == viewer_key.fingerprint
 
 
+def test_ledger_rows_are_signed_with_the_viewers_ledger_key(app, ledger_path, ledger_key):
+    logged_in(app).get(f"/patients/{PATIENT.mrn}")
+    with Ledger.open(ledger_path, read_only=True, ledger_key=ledger_key.public_only()) as ledger:
+        report = ledger.verify()
+    assert report.ok and report.checked == 1 and report.signer == ledger_key.fingerprint
+
+
+def test_viewer_refuses_to_start_without_a_ledger_key(make_app):
+    with pytest.raises(LedgerError, match="signing key"):
+        make_app(ledger_key=None)
+
+
 def test_record_page_carries_both_marks_and_is_never_cached(app, ledger_path):
-    client = _login(app)
+    client = logged_in(app)
     response = client.get(f"/patients/{PATIENT.mrn}")
     html = response.get_data(as_text=True)
-    view = _views(ledger_path)[-1]
+    view = ledger_views(ledger_path)[-1]
     assert PATIENT.name in html and PATIENT.mrn in html
     assert 'class="leaktrace-visible-mark"' in html
     assert f'data-src="/overlay/{view.view_uid}.png"' in html
@@ -88,16 +72,16 @@ def test_record_page_carries_both_marks_and_is_never_cached(app, ledger_path):
 
 
 def test_patient_list_is_stamped_and_recorded_too(app, ledger_path):
-    client = _login(app)
+    client = logged_in(app)
     html = client.get("/patients").get_data(as_text=True)
     assert all(p.name in html for p in patients()) and "leaktrace-overlay" in html
-    assert [v.record_id for v in _views(ledger_path)] == ["patient-list"]
+    assert [v.record_id for v in ledger_views(ledger_path)] == ["patient-list"]
 
 
 def test_overlay_png_is_exactly_the_overlay_at_the_requested_device_size(app, ledger_path, viewer_key):
-    client = _login(app)
+    client = logged_in(app)
     client.get(f"/patients/{PATIENT.mrn}")
-    view = _views(ledger_path)[-1]
+    view = ledger_views(ledger_path)[-1]
     response = client.get(f"/overlay/{view.view_uid}.png?w=1366&h=768")
     assert response.status_code == 200 and response.mimetype == "image/png"
     png = Image.open(io.BytesIO(response.data))
@@ -108,75 +92,61 @@ def test_overlay_png_is_exactly_the_overlay_at_the_requested_device_size(app, le
 
 
 def test_overlay_is_cached_per_viewer_minute_and_size(app, ledger_path):
-    client = _login(app)
+    client = logged_in(app)
     client.get(f"/patients/{PATIENT.mrn}")
-    uid = _views(ledger_path)[-1].view_uid
+    uid = ledger_views(ledger_path)[-1].view_uid
     first = client.get(f"/overlay/{uid}.png?w=1920&h=1080")
     second = client.get(f"/overlay/{uid}.png?w=1920&h=1080")
     other_size = client.get(f"/overlay/{uid}.png?w=1536&h=864")
     assert [r.headers["X-Leaktrace-Overlay-Cache"] for r in (first, second, other_size)] == ["miss", "hit", "miss"]
     assert first.data == second.data
     assert "private" in first.headers["Cache-Control"]
+    assert "Set-Cookie" not in first.headers  # a cacheable response carries no cookie
 
 
 def test_small_viewports_get_one_full_tile(app, ledger_path):
-    client = _login(app)
+    client = logged_in(app)
     client.get(f"/patients/{PATIENT.mrn}")
-    uid = _views(ledger_path)[-1].view_uid
+    uid = ledger_views(ledger_path)[-1].view_uid
     png = Image.open(io.BytesIO(client.get(f"/overlay/{uid}.png?w=200&h=100").data))
     assert png.size == (256, 256)
 
 
 @pytest.mark.parametrize("query", ["", "?w=1920", "?w=0&h=100", "?w=9000&h=100", "?w=abc&h=100"])
 def test_overlay_rejects_bad_sizes(app, ledger_path, query):
-    client = _login(app)
+    client = logged_in(app)
     client.get(f"/patients/{PATIENT.mrn}")
-    uid = _views(ledger_path)[-1].view_uid
+    uid = ledger_views(ledger_path)[-1].view_uid
     response = client.get(f"/overlay/{uid}.png{query}")
     assert response.status_code == 400 and b"device pixels" in response.data
 
 
 def test_overlay_of_another_employees_view_is_not_served(app, ledger_path):
-    _login(app, "aquist").get(f"/patients/{PATIENT.mrn}")
-    uid = _views(ledger_path)[-1].view_uid
-    other = _login(app, "mokafor")
+    logged_in(app, "aquist").get(f"/patients/{PATIENT.mrn}")
+    uid = ledger_views(ledger_path)[-1].view_uid
+    other = logged_in(app, "mokafor")
     assert other.get(f"/overlay/{uid}.png?w=800&h=600").status_code == 404
     assert other.get("/overlay/not-a-view.png?w=800&h=600").status_code == 404
 
 
-def test_ledger_that_cannot_be_written_gives_503_and_no_record(app, ledger_path):
-    client = _login(app)
-    holder = sqlite3.connect(ledger_path, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")  # the ledger is locked past the viewer's timeout
-    try:
-        response = client.get(f"/patients/{PATIENT.mrn}")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    html = response.get_data(as_text=True)
-    assert response.status_code == 503
-    assert "Access cannot be recorded" in html
-    assert PATIENT.name not in html and PATIENT.mrn not in html and "leaktrace-overlay" not in html
-    assert _views(ledger_path) == []
-
-
 def test_unknown_record_is_404_and_not_recorded(app, ledger_path):
-    assert _login(app).get("/patients/00000000").status_code == 404
-    assert _views(ledger_path) == []
+    assert logged_in(app).get("/patients/00000000").status_code == 404
+    assert ledger_views(ledger_path) == []
 
 
-def test_viewer_refuses_to_start_without_a_writable_ledger(tmp_path, viewer_key):
+def test_viewer_refuses_to_start_without_a_writable_ledger(make_app, tmp_path):
     with pytest.raises(LedgerError, match="does not exist"):
-        create_app(ledger=str(tmp_path / "missing" / "ledger.sqlite"), key=viewer_key)
+        make_app(ledger=str(tmp_path / "missing" / "ledger.sqlite"))
 
 
-def test_export_png_is_stamped_with_both_marks_and_recorded(app, ledger_path, viewer_key):
-    client = _login(app, "lhaverkamp", "WS-6C-031")
+def test_export_png_is_stamped_with_both_marks_and_recorded(app, ledger_path, viewer_key, tokens):
+    client = logged_in(app, "lhaverkamp", token=tokens["WS-6C-031"])
     response = client.get(f"/patients/{PATIENT.mrn}/export.png")
     assert response.status_code == 200 and response.mimetype == "image/png"
     assert "attachment" in response.headers["Content-Disposition"]
-    view = _views(ledger_path)[-1]
-    assert (view.action, view.record_id, view.viewer_id) == ("export", PATIENT.record_id, 7315)
+    view = ledger_views(ledger_path)[-1]
+    assert (view.action, view.record_id, view.viewer_id, view.workstation) == (
+        "export", PATIENT.record_id, 7315, "WS-6C-031")
     image = np.asarray(Image.open(io.BytesIO(response.data)).convert("RGB"))
     assert (image.shape[1], image.shape[0]) == (1920, 1080)
     result = tracer.trace(image, viewer_key)
@@ -194,3 +164,8 @@ def test_encode_overlay_png_rejects_non_black_layers():
 
 def test_demo_employees_have_distinct_viewer_ids():
     assert len({e.viewer_id for e in EMPLOYEES.values()}) == len(EMPLOYEES) >= 2
+
+
+def test_viewer_refuses_a_protected_key_equal_to_the_overlay_key(make_app, viewer_key):
+    with pytest.raises(ValueError, match="protected_key must differ"):
+        make_app(protected_key=viewer_key)
