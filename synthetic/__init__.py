@@ -18,6 +18,9 @@ files): tests, examples and benchmarks draw their images from it.
   every parameter drawn and the exact geometry, which
   :func:`project_points` applies to screen coordinates.
   :func:`contact_sheet` draws leaks side by side.
+* **Hostile files**: :mod:`synthetic.hostile` makes damaged and adversarial
+  image files (mutated JPEG, PNG, WebP, TIFF, GIF, HEIC; claimed sizes,
+  decompression bombs) for the loader's and the tracer's fuzz tests.
 
 Randomness comes only from a :class:`numpy.random.Generator` (passed in, or
 created from an ``int`` seed), so a seed reproduces a screen or a leak bit
@@ -47,6 +50,7 @@ True
 
 from __future__ import annotations
 
+from . import hostile
 from . import records
 from . import scenes_b
 from ._contact_sheet import contact_sheet
@@ -70,6 +74,7 @@ __all__ = [
     "SCREEN_KINDS",
     "contact_sheet",
     "emr_screen",
+    "hostile",
     "natural_images",
     "patient",
     "phone_photo_leak",

@@ -112,9 +112,9 @@ def image_corners(width: float, height: float) -> NDArray[np.float64]:
 
 
 def orient(tile: NDArray[np.float64], quarter_turns: int, mirrored: bool) -> NDArray[np.float64]:
-    """Undo a quarter-turn / mirror of the input, applied to a folded tile."""
-    t = np.fliplr(tile) if mirrored else tile
-    return np.ascontiguousarray(np.rot90(t, quarter_turns))
+    """Undo a quarter-turn / mirror of the input, applied to a folded tile (or a stack of them: the last two axes)."""
+    t = np.flip(tile, axis=-1) if mirrored else tile
+    return np.ascontiguousarray(np.rot90(t, quarter_turns, axes=(-2, -1)))
 
 
 def _translation(dx: float, dy: float) -> NDArray[np.float64]:

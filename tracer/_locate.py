@@ -190,6 +190,8 @@ def _bezel_offset(profile: NDArray[np.float64], offsets: NDArray[np.float64], pl
     ``plateau_px``, at half the step into it.
     """
     outside = offsets > 0
+    if not outside.any() or len(offsets) < 2:
+        return 0.0  # a side too short to search outward from (a few-pixel quad)
     inside_level = float(np.median(profile[~outside])) if (~outside).any() else float(profile[0])
     dark = float(profile[outside].min())
     if inside_level - dark < 20.0:

@@ -27,6 +27,17 @@ __all__ = ["comb_search", "find_screen_quad", "rectify_from_lines"]
 DARK_OPENING_FRACTION = 0.25
 """Opening size for a dark region, as a fraction of its width: wider than a monitor stand's neck."""
 
+MIN_WORKING_SIDE = 16
+"""The screen finder and the line rectifier work on a downsampled grey image; under this many pixels a side
+(a sliver, e.g. 20000x8 shrunk 20x) its 9 px closing, 2 px blur and line detector see no outline: nothing is found."""
+
+
+def _gray_working_image(rgb: NDArray[np.uint8], width: int, height: int) -> NDArray[np.uint8] | None:
+    """The grey input resampled to ``width`` x ``height``, or None when that is under ``MIN_WORKING_SIDE`` a side."""
+    if min(width, height) < MIN_WORKING_SIDE:
+        return None
+    return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (width, height), interpolation=cv2.INTER_AREA)
+
 
 def find_screen_quad(
     rgb: NDArray[np.uint8], *, min_area_fraction: float = 0.02, dark: bool = False
@@ -46,8 +57,10 @@ def find_screen_quad(
     """
     h, w = rgb.shape[:2]
     factor = max(1, int(np.ceil(max(h, w) / 1000)))
-    small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), 2.0)
+    gray = _gray_working_image(rgb, w // factor, h // factor)
+    if gray is None:
+        return None
+    small = cv2.GaussianBlur(gray, (0, 0), 2.0)
     polarity = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
     _, binary = cv2.threshold(small, 0, 255, polarity + cv2.THRESH_OTSU)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
@@ -323,7 +336,9 @@ def rectify_from_lines(rgb: NDArray[np.uint8], *, min_segments: int = 5) -> NDAr
     """
     h, w = rgb.shape[:2]
     factor = max(1.0, max(h, w) / 1200.0)
-    small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (int(w / factor), int(h / factor)), interpolation=cv2.INTER_AREA)
+    small = _gray_working_image(rgb, int(w / factor), int(h / factor))
+    if small is None:
+        return None
     detected = cv2.createLineSegmentDetector().detect(small)[0]
     if detected is None:
         return None

@@ -12,9 +12,11 @@ from ._embed import DEFAULT_RMS, clear_caches, embed, overlay, pattern_tile
 from ._errors import (
     ImageError,
     ImageLoadError,
+    InsecureKeyFileWarning,
     KeyFileError,
     KeyMaterialError,
     LeaktraceError,
+    LeaktraceWarning,
     OptionError,
     OptionTypeError,
     PayloadError,
@@ -22,7 +24,7 @@ from ._errors import (
 )
 from ._extract import ExtractResult, extract
 from ._key import Key
-from ._load import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from ._load import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, MIN_IMAGE_SIDE, LoadedImage, load_image
 from ._payload import EARLIEST_TIMESTAMP, FALSE_PAYLOAD_PROBABILITY_PER_DECODE, LATEST_TIMESTAMP, Payload
 from ._visible import (
     DEFAULT_VISIBLE_LABEL,
@@ -36,6 +38,7 @@ from ._visible import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_RMS",
     "DEFAULT_VISIBLE_LABEL",
@@ -44,12 +47,15 @@ __all__ = [
     "FALSE_PAYLOAD_PROBABILITY_PER_DECODE",
     "ImageError",
     "ImageLoadError",
+    "InsecureKeyFileWarning",
     "Key",
     "LoadedImage",
     "KeyFileError",
     "KeyMaterialError",
     "LATEST_TIMESTAMP",
     "LeaktraceError",
+    "LeaktraceWarning",
+    "MIN_IMAGE_SIDE",
     "OptionError",
     "OptionTypeError",
     "Payload",

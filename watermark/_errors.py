@@ -1,4 +1,4 @@
-"""Exception hierarchy of leaktrace: every error it raises derives from LeaktraceError.
+"""Exception hierarchy of leaktrace: every error it raises derives from LeaktraceError (warnings from LeaktraceWarning).
 
 Each class also derives the builtin a caller would catch for that kind of
 problem (``ValueError`` for a bad value, ``OSError`` for a file that cannot be
@@ -27,6 +27,8 @@ __all__ = [
     "PayloadError",
     "ImageError",
     "ImageLoadError",
+    "LeaktraceWarning",
+    "InsecureKeyFileWarning",
 ]
 
 
@@ -124,3 +126,23 @@ class ImageLoadError(WatermarkError, OSError):
         super().__init__(message, path=path, reason=reason)
         self.path = path
         self.reason = reason
+
+
+class LeaktraceWarning(UserWarning):
+    """Root of the warnings leaktrace issues: a soft problem, and the operation went on.
+
+    The command-line tools print these as one ``warning:`` line on stderr.
+    """
+
+
+class InsecureKeyFileWarning(LeaktraceWarning):
+    """A key file that other accounts may read (POSIX mode bits): ``.path`` and ``.mode`` (the permission bits).
+
+    Whoever reads the key can forge marks that accuse anyone; ``Key.save``
+    writes mode 0600.
+    """
+
+    def __init__(self, message: str, *, path: str, mode: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.mode = mode

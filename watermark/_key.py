@@ -11,14 +11,36 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
+import warnings
 from pathlib import Path
 
-from ._errors import KeyFileError, KeyMaterialError
+from ._errors import InsecureKeyFileWarning, KeyFileError, KeyMaterialError
+from ._files import FileRefused, read_regular_file
 
 __all__ = ["Key"]
 
 _KEY_BYTES = 32
 _HEADER = "leaktrace-key-v1"
+_MAX_KEY_FILE_BYTES = 64 * 1024
+"""A key file is about 130 bytes; anything far larger is not one (and is not read into memory)."""
+
+
+def _warn_if_readable_by_others(path: Path, mode: int) -> None:
+    """Warn (POSIX) when a key file's group or other read bit is set."""
+    if os.name != "posix" or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return
+    who = {stat.S_IRGRP: "group", stat.S_IROTH: "others", stat.S_IRGRP | stat.S_IROTH: "group and others"}[mode & (stat.S_IRGRP | stat.S_IROTH)]
+    bits = stat.S_IMODE(mode)
+    warnings.warn(
+        InsecureKeyFileWarning(
+            f"key file {str(path)!r} is readable by {who} (mode {bits:04o}): anyone who can read it can forge marks; "
+            f"restrict it with: chmod 600 {path}",
+            path=str(path),
+            mode=bits,
+        ),
+        stacklevel=3,
+    )
 
 
 class Key:
@@ -64,15 +86,32 @@ class Key:
         Raises
         ------
         KeyFileError
-            If the file is missing, unreadable, truncated or malformed; the
-            message names the file.
+            If the file is missing, unreadable, not a regular file (a
+            directory, pipe or device), larger than a key file can be,
+            truncated or malformed; the message names the file.
+
+        Warns
+        -----
+        InsecureKeyFileWarning
+            On POSIX, when the file's mode lets its group or other accounts
+            read it (anyone who can read the key can forge marks).
         """
         path = Path(path)
         try:
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise KeyFileError(f"key file {str(path)!r} does not exist", path=str(path), reason="does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
+            raw, info = read_regular_file(path, _MAX_KEY_FILE_BYTES)
+        except FileRefused as exc:
+            if exc.reason == "no such file":
+                raise KeyFileError(f"key file {str(path)!r} does not exist", path=str(path), reason="does not exist") from None
+            if exc.reason == "too large":
+                raise KeyFileError(
+                    f"key file {str(path)!r} is malformed: {exc.detail} (a key file is about 130 bytes)",
+                    path=str(path),
+                    reason="malformed",
+                ) from None
+            raise KeyFileError(f"key file {str(path)!r} {exc.detail}", path=str(path), reason=exc.reason) from None
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
             raise KeyFileError(f"key file {str(path)!r} cannot be read: {exc}", path=str(path), reason=f"cannot be read: {exc}") from None
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
         if len(lines) != 2 or lines[0] != _HEADER:
@@ -96,7 +135,9 @@ class Key:
             raise KeyFileError(
                 f"key file {str(path)!r} is malformed: the key line is not hexadecimal", path=str(path), reason="not hexadecimal"
             ) from None
-        return cls(secret)
+        key = cls(secret)
+        _warn_if_readable_by_others(path, info.st_mode)
+        return key
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write the key to ``path``, readable by its owner only (mode 0600).
@@ -119,7 +160,8 @@ class Key:
                 f"key file {str(path)!r} cannot be written: {exc}", path=str(path), reason=f"cannot be written: {exc}"
             ) from None
         with os.fdopen(fd, "w", encoding="ascii") as handle:
-            os.fchmod(handle.fileno(), 0o600)
+            if hasattr(os, "fchmod"):  # POSIX: an existing file overwritten keeps its mode otherwise
+                os.fchmod(handle.fileno(), 0o600)
             handle.write(f"# leaktrace watermark key, fingerprint {self.fingerprint}. Keep secret.\n")
             handle.write(f"{_HEADER}\n{self._secret.hex()}\n")
 
