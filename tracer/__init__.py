@@ -11,7 +11,7 @@ from watermark import DEFAULT_MAX_PIXELS, ImageLoadError, LeaktraceError, Loaded
 
 from ._attribute import DEFAULT_THRESHOLD, Attribution, CandidateScore, attribute, attribute_sets
 from ._locate import ScreenCandidate, screen_candidates
-from ._result import Hypothesis, TraceResult
+from ._result import Hypothesis, Mark, TraceResult
 from ._trace import trace
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "ImageLoadError",
     "LeaktraceError",
     "LoadedImage",
+    "Mark",
     "ScreenCandidate",
     "TraceResult",
     "attribute",

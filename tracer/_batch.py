@@ -12,6 +12,7 @@ from a kill mid-write, is dropped and its image scanned again).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import zipfile
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from watermark import DEFAULT_MAX_PIXELS, Key, LeaktraceError, OptionError
+from watermark import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Key, LeaktraceError, OptionError, load_image
 
 from ._search import TimeLimitExceeded
 from ._trace import trace
 
 __all__ = ["ScanItem", "iter_items", "scan_item", "scan", "scan_dask", "read_done", "IMAGE_SUFFIXES", "summary_table"]
+
+_log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"})
 """File names a folder or archive is searched for (a list file names its images, whatever their suffix)."""
@@ -98,6 +101,9 @@ def iter_items(sources: Iterable[str | os.PathLike[str]], list_files: Iterable[s
 
 
 def _zip_or_error(path: Path) -> Iterator[ScanItem]:
+    if not path.is_file():  # a named pipe or device called *.zip: the loader refuses it, unopened (zipfile would block)
+        yield ScanItem(str(path))
+        return
     try:
         yield from _zip_items(path)
     except (zipfile.BadZipFile, OSError):
@@ -105,7 +111,7 @@ def _zip_or_error(path: Path) -> Iterator[ScanItem]:
 
 
 def scan_item(item: ScanItem, keys: Sequence[Key], *, thorough: bool = False, time_limit: float | None = None,
-              max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any]:
+              max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """Trace one image and return its result row (never raises for a bad image: the row says ``error``).
 
     Row fields: ``id``, ``status`` (``traced``, ``clean`` - no mark found -,
@@ -121,7 +127,8 @@ def scan_item(item: ScanItem, keys: Sequence[Key], *, thorough: bool = False, ti
         if item.member == "":
             raise OptionError(f"{item.path}: not a readable zip archive", name="archive", value=item.path)
         source: Any = item.path if item.member is None else item.read()
-        res = trace(source, keys, max_pixels=max_pixels, thorough=thorough, time_limit=time_limit)
+        loaded = load_image(source, max_pixels=max_pixels, max_bytes=max_bytes)
+        res = trace(loaded, keys, max_pixels=max_pixels, thorough=thorough, time_limit=time_limit)
         row.update(
             status="traced" if res.found else "dismissed" if res.dismissed else "clean",
             false_attribution_probability=res.false_attribution_probability,
@@ -137,6 +144,9 @@ def scan_item(item: ScanItem, keys: Sequence[Key], *, thorough: bool = False, ti
         row.update(status="error", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except MemoryError:
         row.update(status="error", error="out of memory")
+    except Exception as exc:  # a bug: the row says so, and the scan of the other images goes on
+        _log.exception("internal error scanning %s", item.id)
+        row.update(status="error", error=f"internal error ({type(exc).__name__}: {exc})")
     row["seconds"] = round(time.perf_counter() - t, 4)
     return row
 
@@ -207,7 +217,7 @@ class _Writer:
 
 def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: Path | None = None,
          thorough: bool = False, time_limit: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-         on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+         max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Scan images on ``jobs`` local processes, appending each row to ``out`` (JSONL) as it comes.
 
     Items whose id ``out`` already holds are skipped (a rerun resumes).
@@ -216,7 +226,7 @@ def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: 
     run's (``on_row`` sees each new one as it comes).
     """
     done = read_done(out) if out is not None else {}
-    options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels)
+    options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     writer = _Writer(out, on_row)
     todo = _not_done(items, done, writer)
     try:
@@ -265,7 +275,7 @@ def _scan_on_dask_worker(item: ScanItem, options: dict[str, Any]) -> dict[str, A
 
 def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, out: Path | None = None,
               thorough: bool = False, time_limit: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-              on_row: Callable[[dict[str, Any]], None] | None = None, in_flight: int | None = None) -> list[dict[str, Any]]:
+              max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None, in_flight: int | None = None) -> list[dict[str, Any]]:
     """:func:`scan` on a Dask cluster (``client``: a ``distributed.Client``).
 
     The keys go to each worker once (a worker plugin); each task carries
@@ -278,7 +288,7 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
 
     client.register_plugin(_KeysPlugin(list(keys)))
     done = read_done(out) if out is not None else {}
-    options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels)
+    options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     limit = in_flight or 4 * max(1, sum(client.nthreads().values()))
     writer = _Writer(out, on_row)
     todo = _not_done(items, done, writer)

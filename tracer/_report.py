@@ -42,7 +42,7 @@ from ledger import LedgerLookup
 from watermark import ImageError, OptionError, OptionTypeError
 
 from ._attribute import Attribution
-from ._result import TraceResult
+from ._result import Mark, TraceResult
 
 __all__ = ["ReportEntry", "probability_sentence", "render_report", "write_report"]
 
@@ -53,6 +53,7 @@ JPEG_QUALITY = 85
 """JPEG quality of the inlined previews (full-resolution evidence stays in the input file)."""
 
 _OUTLINE_RGB = (255, 0, 170)  # magenta: visible on white record screens and on photos alike
+_REGION_RGB = ((0, 150, 220), (230, 120, 0), (0, 160, 90), (150, 60, 200))  # one per mark of a composite
 _SHADOW_RGB = (20, 20, 20)
 _BIT0_COLOR = "#2b6cb0"
 _BIT1_COLOR = "#dd6b20"
@@ -425,6 +426,35 @@ def _attribution_view(att: Attribution) -> _AttributionView:
 
 
 @dataclass(frozen=True)
+class _MarkView:
+    """One mark of an entry, as its row in the marks table shows it."""
+
+    number: int
+    viewer: str
+    minute: str
+    key_fingerprint: str
+    bound: str
+    mac_checks: int
+    hypothesis: str
+    region: str | None
+    color: str
+    """The colour its region is outlined in on the input image (CSS)."""
+
+
+def _mark_view(number: int, mark: Mark) -> _MarkView:
+    region = None
+    if mark.region is not None:
+        (x0, y0), (x1, y1) = np.asarray(mark.region).min(axis=0), np.asarray(mark.region).max(axis=0)
+        region = f"x {x0:.0f}–{x1:.0f}, y {y0:.0f}–{y1:.0f}"
+    r, g, b = _REGION_RGB[(number - 1) % len(_REGION_RGB)]
+    return _MarkView(
+        number=number, viewer=str(mark.payload.viewer_id), minute=f"{_utc(mark.payload.timestamp):%Y-%m-%d %H:%M} UTC",
+        key_fingerprint=mark.key_fingerprint, bound=_probability_text(mark.false_attribution_probability),
+        mac_checks=mark.mac_checks, hypothesis=mark.hypothesis, region=region, color=f"#{r:02x}{g:02x}{b:02x}",
+    )
+
+
+@dataclass(frozen=True)
 class _EntryView:
     """One entry, with every value the templates need computed (and nothing pre-rendered as HTML)."""
 
@@ -450,6 +480,8 @@ class _EntryView:
     bits: _Bits | None
     parameters: list[tuple[str, _Cell]]
     attribution: _AttributionView | None = None
+    marks: tuple[_MarkView, ...] = ()
+    """Every mark found, in the order found (a composite names several viewers)."""
 
 
 def _json_default(value: object) -> object:
@@ -509,11 +541,42 @@ def _timing_label(name: object) -> str:
     return label.replace("_", " ")
 
 
+def _draw_region(image: NDArray[np.uint8], region: NDArray[np.float64], sx: float, sy: float, number: int) -> None:
+    """Outline a mark's region on ``image`` in place, in its colour, numbered at its top-left corner."""
+    q = np.asarray(region, dtype=np.float64)
+    if q.shape != (4, 2) or not np.all(np.isfinite(q)):
+        return
+    color = _REGION_RGB[(number - 1) % len(_REGION_RGB)]
+    pts = np.rint(q * [sx, sy]).astype(np.int32).reshape(-1, 1, 2)
+    thickness = max(2, round(min(image.shape[:2]) / 300))
+    cv2.polylines(image, [pts], True, color, thickness, cv2.LINE_AA)
+    x, y = pts[:, 0, :].min(axis=0)
+    scale = max(0.6, min(image.shape[:2]) / 500)
+    origin = (int(x) + 3 * thickness, int(y) + int(30 * scale))
+    cv2.putText(image, str(number), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _SHADOW_RGB, thickness + 2, cv2.LINE_AA)
+    cv2.putText(image, str(number), origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+
+
 def _input_figure(entry: ReportEntry) -> tuple[_Figure, bool]:
-    """The downscaled input with the located screen outlined; True when the outline could be drawn."""
+    """The downscaled input with the located screen outlined (and, for several marks, each one's region);
+    True when the outline could be drawn."""
     small, sx, sy = _downscale(entry.image)
     outlined = entry.result.quad is not None and _draw_quad(small, entry.result.quad, sx, sy)
+    if len(entry.result.marks) > 1:
+        for number, mark in enumerate(entry.result.marks, 1):
+            if mark.region is not None:
+                _draw_region(small, mark.region, sx, sy, number)
     return _Figure(_jpeg_data_uri(small), small.shape[1], small.shape[0]), outlined
+
+
+def _verdict(result: TraceResult) -> str:
+    """The verdict's headline: the viewer and minute, or every mark's for a composite."""
+    if not _traced(result) or result.payload is None:
+        return "No watermark found"
+    if len(result.marks) > 1:
+        named = "; ".join(f"viewer {m.payload.viewer_id}, {_utc(m.payload.timestamp):%Y-%m-%d %H:%M} UTC" for m in result.marks)
+        return f"Traced: {len(result.marks)} marks: {named}"
+    return f"Traced: viewer {result.payload.viewer_id}, {_utc(result.payload.timestamp):%Y-%m-%d %H:%M} UTC"
 
 
 def _rectified_figure(result: TraceResult) -> tuple[_Figure | None, str | None]:
@@ -561,8 +624,7 @@ def _entry_view(entry: ReportEntry, index: int) -> _EntryView:
         result=r,
         ledger=entry.ledger,
         traced=traced,
-        verdict=(f"Traced: viewer {r.payload.viewer_id}, {when:%Y-%m-%d %H:%M} UTC"
-                 if when is not None and r.payload is not None else "No watermark found"),
+        verdict=_verdict(r),
         sentence=probability_sentence(r) if traced else "",
         screen_time=when.isoformat() if when is not None else "",
         screen_minute=f"{when:%Y-%m-%d %H:%M} UTC" if when is not None else "",
@@ -580,6 +642,7 @@ def _entry_view(entry: ReportEntry, index: int) -> _EntryView:
         bits=_bits(r),
         parameters=[(str(k), _cell(v)) for k, v in (r.parameters or {}).items()],
         attribution=None if entry.attribution is None else _attribution_view(entry.attribution),
+        marks=tuple(_mark_view(i, m) for i, m in enumerate(r.marks, 1)),
     )
 
 

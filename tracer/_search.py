@@ -79,12 +79,28 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Found:
-    """The decode that passed the keyed check, and the geometry it was read in."""
+    """A decode that passed the keyed check, and the geometry (and fold) it was read in."""
 
     result: ExtractResult
     key: Key
     geometry: Geometry
     out_hom: NDArray[np.float64] | None
+    evaluation: Evaluation
+    """The fold it was decoded from (for the search for more marks: the same geometry's other peaks and areas)."""
+    candidate: Candidate
+    mac_checks: int
+    """Keyed checks made in the whole trace up to and including this decode: its own false-attribution bound
+    is this times 2**-40 (no later check can have produced it)."""
+    hypothesis: str
+    """Name of the hypothesis it was decoded in (the geometry's, or a fold of part of it: ``~rest``)."""
+    region: NDArray[np.float64] | None = None
+    """Input-pixel corners (TL, TR, BR, BL) of the area that carries it, once measured (``tracer._marks``)."""
+
+    @property
+    def identity(self) -> tuple[str, bytes]:
+        """Key fingerprint and payload bytes: the same mark read twice has the same identity."""
+        assert self.result.payload is not None  # a Found always passed the keyed check
+        return self.key.fingerprint, self.result.payload.to_bytes()
 
 
 def rank_folded(folded: NDArray[np.float64], keys: list[Key], orientations: list[tuple[int, bool]]) -> list[Candidate]:
@@ -121,6 +137,12 @@ class Search:
         Strongest phase peak seen over all geometries (a diagnostic).
     found : Found or None
         The first decode that passed the keyed check.
+    marks : list of Found
+        Every distinct payload that passed the keyed check, in the order
+        found (``tracer._marks`` looks for more after the first).
+    decode_limit : int
+        Decode attempts allowed in all (``MAX_DECODES``, raised by the search
+        for more marks by its own budget).
     """
 
     def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float]) -> None:
@@ -131,7 +153,10 @@ class Search:
         self.mac_checks = 0
         self.decodes = 0
         self.best_score = -np.inf
-        self.found: Found | None = None
+        self.marks: list[Found] = []
+        self.decode_limit = MAX_DECODES
+        self.more_marks: str | None = None
+        """How the search for more marks after the first ended ("complete", "time limit"); None: it did not run."""
         self._unclipped: NDArray[np.bool_] | None = None
         self.outlines: list[ScreenCandidate] | None = None
         """Screen outlines of the input, once a strategy has looked for them."""
@@ -141,6 +166,11 @@ class Search:
         self.observers: list[Callable[[Geometry, Evaluation], None]] = []
         """Called with every geometry attempted (after refinement) and its evaluation, before decoding:
         ledger-assisted attribution tests its candidates on the same geometries the blind search tries."""
+
+    @property
+    def found(self) -> Found | None:
+        """The first mark found (None: none yet)."""
+        return self.marks[0] if self.marks else None
 
     @functools.cached_property
     def y(self) -> NDArray[np.float32]:
@@ -194,19 +224,41 @@ class Search:
         checks_here = 0
         per_geometry = DECODES_PER_GEOMETRY if evaluation.best >= WEAK_PEAK else 1
         for candidate in evaluation.candidates[:per_geometry]:
-            if candidate.score < MIN_DECODE_SCORE or self.decodes >= MAX_DECODES:
+            if candidate.score < MIN_DECODE_SCORE or self.decodes >= self.decode_limit:
                 break
             result, checks = decode_at(candidate.tile, candidate.key, candidate.phase)
             self.decodes += 1
             checks_here += checks
             if result.found:
-                self.found = Found(result, candidate.key, geometry, evaluation.out_hom)
                 self.mac_checks += checks_here
+                self.add_mark(Found(result, candidate.key, geometry, evaluation.out_hom, evaluation, candidate, self.mac_checks, geometry.name))
                 self._record(geometry, candidate.turns, candidate.mirrored, candidate.score, True, checks_here)
                 return True
         self.mac_checks += checks_here
         self._record(geometry, 0, False, evaluation.best, False, checks_here)
         return False
+
+    def decode_one(self, geometry: Geometry, evaluation: Evaluation, candidate: Candidate, hypothesis: str) -> Found | None:
+        """Decode one chosen candidate (the search for more marks), count its checks, record it as ``hypothesis``.
+
+        Returns the mark when its payload passed the keyed check (already
+        known or not: ``add_mark`` tells), else None.
+        """
+        result, checks = decode_at(candidate.tile, candidate.key, candidate.phase)
+        self.decodes += 1
+        self.mac_checks += checks
+        self.hypotheses.append(Hypothesis(hypothesis, round(geometry.scale, 4), candidate.turns, candidate.mirrored,
+                                          round(candidate.score, 2), result.found, checks))
+        if not result.found:
+            return None
+        return Found(result, candidate.key, geometry, evaluation.out_hom, evaluation, candidate, self.mac_checks, hypothesis)
+
+    def add_mark(self, found: Found) -> bool:
+        """Keep a decoded mark unless the same payload under the same key is already held; True when it is new."""
+        if any(m.identity == found.identity for m in self.marks):
+            return False
+        self.marks.append(found)
+        return True
 
     def _record(self, geometry: Geometry, turns: int, mirrored: bool, score: float, found: bool, checks: int) -> None:
         self.hypotheses.append(Hypothesis(geometry.name, round(geometry.scale, 4), turns, mirrored, round(score, 2), found, checks))

@@ -15,7 +15,8 @@ from watermark.decoding import MAC_BITS
 
 from ._gate import Screening, screen_image
 from ._geometry import MAX_SCREEN_SIDE, Geometry, image_corners
-from ._result import Hypothesis, TraceResult
+from ._marks import MAX_MARKS, MORE_DECODES, find_more_marks
+from ._result import Hypothesis, Mark, TraceResult
 from ._search import MAX_DECODES, TimeLimitExceeded, MIN_DECODE_SCORE, Evaluation, Found, Search
 from ._strategies import STRATEGIES
 
@@ -30,7 +31,7 @@ def _keys(key_or_keys: Key | Iterable[Key]) -> list[Key]:
 
 
 def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: int = DEFAULT_MAX_PIXELS,
-          thorough: bool = False, time_limit: float | None = None) -> TraceResult:
+          thorough: bool = False, time_limit: float | None = None, all_marks: bool = True) -> TraceResult:
     """Recover viewer and time from a leaked image.
 
     Parameters
@@ -50,7 +51,14 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         a second.
     time_limit : float, keyword-only
         Seconds the whole trace may take; past it the search stops with
-        ``TimeLimitExceeded`` (a ``TimeoutError``). None: no limit.
+        ``TimeLimitExceeded`` (a ``TimeoutError``). None: no limit. When
+        the limit falls in the search for more marks, the marks found by
+        then are returned (``parameters["more_marks"]`` says so).
+    all_marks : bool, keyword-only
+        After the first mark, look for others (``TraceResult.marks``): a
+        composite of screens shown to several viewers names each of them
+        (``tracer._marks``). False: stop at the first, as a caller that
+        needs one name may.
 
     Returns
     -------
@@ -78,6 +86,12 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     and mirror orientations; the strongest phase peaks over all of these are
     decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
     against the 40-bit MAC counts toward ``false_attribution_probability``.
+
+    After the first mark (``all_marks``), the fold it was read in is
+    searched for other phase peaks and, without the cells that carry the
+    marks found, for marks in the rest of it; then screen outlines no mark
+    covers. At most ``MORE_DECODES`` more decodes and ``MAX_MARKS``
+    marks; their checks count toward the bound as well.
     """
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
@@ -90,7 +104,7 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
         return trace_result(loaded, search, max_pixels, screening)
     deadline = None if time_limit is None else t0 + time_limit
     try:
-        loaded, search = run_search(loaded, keys, max_pixels=max_pixels, deadline=deadline)
+        loaded, search = run_search(loaded, keys, max_pixels=max_pixels, deadline=deadline, all_marks=all_marks)
     except TimeLimitExceeded as exc:
         raise TimeLimitExceeded(f"{loaded.source}: the trace ran past its time limit of {time_limit:g} s", seconds=time_limit) from exc
     search.timings["load_s"] = load_s
@@ -107,10 +121,12 @@ def run_search(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     observers: Sequence[Callable[[Geometry, Evaluation], None]] = (),
     deadline: float | None = None,
+    all_marks: bool = True,
 ) -> tuple[LoadedImage, Search]:
     """Load the input and run the geometry strategies until one decodes; ``observers`` see every geometry tried.
 
     ``deadline``: a ``time.perf_counter()`` value past which the search raises ``TimeLimitExceeded``.
+    ``all_marks``: then look for more marks (``tracer._marks.find_more_marks``).
     """
     t0 = time.perf_counter()
     keys = _keys(key_or_keys)
@@ -121,6 +137,8 @@ def run_search(
     for strategy in STRATEGIES:
         if strategy(search):
             break
+    if all_marks:
+        find_more_marks(search)
     search.timings["total_s"] = time.perf_counter() - t0
     return loaded, search
 
@@ -132,6 +150,9 @@ def trace_result(loaded: LoadedImage, search: Search, max_pixels: int, screening
         "version": watermark.__version__,
         "min_decode_score": MIN_DECODE_SCORE,
         "max_decodes": MAX_DECODES,
+        "more_marks": search.more_marks,
+        "more_decodes": MORE_DECODES,
+        "max_marks": MAX_MARKS,
         "decodes": search.decodes,
         "mac_checks": search.mac_checks,
         "mac_bits": MAC_BITS,
@@ -148,6 +169,7 @@ def trace_result(loaded: LoadedImage, search: Search, max_pixels: int, screening
         image_size=(w, h),
         parameters=parameters,
         screening=screening,
+        marks=tuple(_mark(m, w, h) for m in search.marks),
     )
     found = search.found
     if found is None:
@@ -162,6 +184,27 @@ def trace_result(loaded: LoadedImage, search: Search, max_pixels: int, screening
         bit_snr=found.result.bit_snr,
         rectified=_rectified_screen(loaded.rgb, found),
         **common,
+    )
+
+
+def _mark(found: Found, w: int, h: int) -> Mark:
+    """One mark as the result shows it (its region: the measured one, else the area its geometry covers)."""
+    assert found.result.payload is not None  # a Found passed the keyed check
+    g = found.geometry
+    region = found.region if found.region is not None else g.outline((h, w))
+    return Mark(
+        payload=found.result.payload,
+        key_fingerprint=found.key.fingerprint,
+        false_attribution_probability=min(1.0, found.mac_checks * 2.0**-MAC_BITS),
+        mac_checks=found.mac_checks,
+        hypothesis=found.hypothesis,
+        region=region,
+        quad=_screen_outline(found, w, h),
+        scale=float(g.scale),
+        rotation=found.candidate.turns,
+        mirrored=found.candidate.mirrored,
+        detection_score=float(found.candidate.score),
+        bit_error_rate=found.result.bit_error_rate,
     )
 
 

@@ -8,15 +8,17 @@ arguments). Errors go to stderr as one line each, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from ledger import (
     DEFAULT_WINDOW_MINUTES,
@@ -28,11 +30,11 @@ from ledger import (
     format_ledger_join,
     ledger_join_dict,
 )
-from watermark import DEFAULT_MAX_PIXELS, Key, LeaktraceError, load_image
+from watermark import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Key, LeaktraceError, LeaktraceWarning, load_image
 
 from ._attribute import DEFAULT_THRESHOLD, Attribution, attribute
 from ._report import ReportEntry, write_report
-from ._result import TraceResult
+from ._result import Mark, TraceResult
 from ._trace import trace
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_FOUND", "EXIT_TRACED", "main"]
@@ -100,7 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-pixels", type=_int_in(1, None), default=DEFAULT_MAX_PIXELS,
-        help="refuse larger images (default %(default)s)",
+        help="refuse larger images, from their header before decoding (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-bytes", type=_int_in(1, None), default=DEFAULT_MAX_BYTES,
+        help="refuse larger image files, unread (default %(default)s)",
     )
     parser.add_argument("--thorough", action="store_true",
                         help="run the full geometry search on every image (no fast rejection of images that show no sign of the mark)")
@@ -184,10 +190,26 @@ def _describe(result: TraceResult) -> str:
             f"{len(result.hypotheses)} geometries tried). This does not show the image is unmarked."
         )
     p = result.payload
-    return (
+    line = (
         f"{result.source}: viewer {p.viewer_id} at {p.timestamp.strftime('%Y-%m-%dT%H:%MZ')} "
         f"(key {result.key_fingerprint}; false-attribution probability <= {result.false_attribution_probability:.1e})"
     )
+    if len(result.marks) < 2:
+        return line
+    lines = [line, f"  {len(result.marks)} marks in the image (each bound counts every keyed check made up to its decode):"]
+    lines += [f"  mark {i}: {_describe_mark(m)}" for i, m in enumerate(result.marks, 1)]
+    return "\n".join(lines)
+
+
+def _describe_mark(mark: Mark) -> str:
+    """One mark of several: who, when, its own bound, and where in the image."""
+    p = mark.payload
+    where = ""
+    if mark.region is not None:
+        (x0, y0), (x1, y1) = mark.region.min(axis=0), mark.region.max(axis=0)
+        where = f" in x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f}"
+    return (f"viewer {p.viewer_id} at {p.timestamp.strftime('%Y-%m-%dT%H:%MZ')} (key {mark.key_fingerprint}; "
+            f"false-attribution probability <= {mark.false_attribution_probability:.1e}){where} [{mark.hypothesis}]")
 
 
 def _error(message: object) -> None:
@@ -240,7 +262,7 @@ class _Run:
         """Trace one image, join it with the ledger, print it; an error is recorded and the run goes on."""
         attribution: Attribution | None = None
         try:
-            loaded = load_image(path, max_pixels=self.args.max_pixels)
+            loaded = load_image(path, max_pixels=self.args.max_pixels, max_bytes=self.args.max_bytes)
             if self.candidates is not None:
                 attribution = attribute(loaded, self.keys, self.candidates, threshold=self.args.threshold,
                                         null_samples=self.args.null_samples, max_pixels=self.args.max_pixels)
@@ -252,6 +274,13 @@ class _Run:
         except LeaktraceError as exc:
             _error(exc)
             self.records.append({"source": str(path), "error": str(exc)})
+            self.status = EXIT_ERROR
+            return
+        except Exception as exc:  # a bug: this image's row says so, and the other images' results are kept
+            message = f"internal error ({type(exc).__name__}: {exc})"
+            _error(f"{message} on {path}; please report it with this trace:")
+            traceback.print_exc(file=sys.stderr)
+            self.records.append({"source": str(path), "error": message})
             self.status = EXIT_ERROR
             return
         refused = self._refusal(attribution)
@@ -306,13 +335,30 @@ class _Run:
                 write_report(self.args.report, self.entries)
             except OSError as exc:
                 _error(f"cannot write report {str(self.args.report)!r}: {exc}")
-                return EXIT_ERROR
-            if not self.args.json:
-                print(f"report written to {self.args.report}")
+                self.status = EXIT_ERROR  # the JSON below still carries every result
+            else:
+                if not self.args.json:
+                    print(f"report written to {self.args.report}")
         if self.args.json:
-            json.dump({"results": self.records, "exit_status": self.status}, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            _write_json({"results": self.records, "exit_status": self.status})
         return self.status
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity (a score nothing reached) replaced by None: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _write_json(document: dict[str, Any]) -> None:
+    """Print one standard JSON document (no NaN or Infinity, which strict parsers refuse)."""
+    json.dump(_finite(document), sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
 
 
 def _batch_mode(args: argparse.Namespace) -> bool:
@@ -323,7 +369,7 @@ def _batch_mode(args: argparse.Namespace) -> bool:
 
 def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
     """Scan everything named, write rows as they come, print the summary; the exit status."""
-    from ._batch import iter_items, scan, scan_dask, summary_table
+    from ._batch import IMAGE_SUFFIXES, iter_items, scan, scan_dask, summary_table
 
     for option in ("report", "ledger", "ledger_key", "directory", "record", "since", "until"):
         if getattr(args, option) is not None:
@@ -341,7 +387,7 @@ def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
         bar.set_postfix(found=counts["traced"], clean=counts["clean"], errors=counts["errors"], refresh=False)
 
     options: dict[str, Any] = dict(out=args.out, thorough=args.thorough, time_limit=args.time_limit,
-                                   max_pixels=args.max_pixels, on_row=on_row)
+                                   max_pixels=args.max_pixels, max_bytes=args.max_bytes, on_row=on_row)
     t = time.perf_counter()
     try:
         if args.dask:
@@ -352,14 +398,16 @@ def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
         bar.close()
     summary = summary_table(rows, time.perf_counter() - t)
     print(summary, file=sys.stderr if args.json else sys.stdout)
+    if not rows:
+        _error(f"no image files found in {', '.join(map(str, [*args.images, *args.list]))} "
+               f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))} and .zip archives)")
     if args.json:
-        json.dump({"results": rows, "exit_status": _batch_status(rows)}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _write_json({"results": rows, "exit_status": _batch_status(rows)})
     return _batch_status(rows)
 
 
 def _batch_status(rows: list[dict[str, Any]]) -> int:
-    if any(row["status"] == "error" for row in rows):
+    if not rows or any(row["status"] == "error" for row in rows):  # nothing found to scan is an error too
         return EXIT_ERROR
     return EXIT_TRACED if all(row["status"] == "traced" for row in rows) else EXIT_NOT_FOUND
 
@@ -422,6 +470,23 @@ def _run(args: argparse.Namespace) -> int:
     return run.finish()
 
 
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Print each LeaktraceWarning (a key file others can read) as one ``trace-leak: warning:`` line on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", LeaktraceWarning)
+        show = warnings.showwarning
+
+        def one_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, LeaktraceWarning):
+                print(f"trace-leak: warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = one_line
+        yield
+
+
 class _UsageError(LeaktraceError):
     """Options that do not fit together (exit 2)."""
 
@@ -433,7 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with _warnings_to_stderr():
+            return _run(args)
     except LeaktraceError as exc:
         _error(exc)
         return EXIT_ERROR

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 from numpy.typing import NDArray
 
-from ._errors import OptionTypeError
+from ._errors import OptionError, OptionTypeError
 from ._image import as_rgb_uint8, luma
 from ._key import Key
 from ._pattern import (
@@ -41,6 +41,7 @@ __all__ = [
     "decode_folded",
     "bit_correlations",
     "soft_bits_at",
+    "tile_soft_bits",
 ]
 
 EDGE_LEVELS = 10.0
@@ -234,6 +235,21 @@ def soft_bits_at(folded: NDArray[np.floating], key: Key, shifts: list[tuple[int,
     shift ``(ty, tx)`` of :func:`bit_correlations` is pixel shift ``(4 ty, 4 tx)``.
     """
     stack = np.stack([np.roll(folded, (-dy, -dx), axis=(0, 1)) for dy, dx in shifts])
+    return tile_soft_bits(stack, key)
+
+
+def tile_soft_bits(tiles: NDArray[np.floating], key: Key) -> NDArray[np.float64]:
+    """Channel soft values (n, CHANNEL_BITS) of a stack of aligned tiles (n, TILE, TILE), one batched transform.
+
+    Each tile is read at phase 0 (shift it first: :func:`soft_bits_at`); a
+    tool that measures where a known mark lies reads many tile-sized cells
+    of one image at once.
+    """
+    stack = np.asarray(tiles, dtype=np.float64)
+    if stack.ndim != 3 or stack.shape[1:] != (TILE, TILE):
+        raise OptionError(f"tiles must have shape (n, {TILE}, {TILE}), got {stack.shape}", name="tiles", value=stack.shape)
+    if stack.shape[0] == 0:
+        return np.zeros((0, CHANNEL_BITS))
     return _bit_sums(band_to_slots(tile_to_band(stack)), key)
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "DecodeOutcome",
     "encode_payload",
     "decode_soft_bits",
+    "decode_soft_bits_batch",
     "list_codewords",
     "CHANNEL_BITS",
     "MAC_BITS",
@@ -279,14 +280,42 @@ def decode_soft_bits(soft: NDArray[np.floating], key: Key) -> DecodeOutcome:
     soft = np.asarray(soft, dtype=np.float64)
     if soft.shape != (CHANNEL_BITS,):
         raise OptionError(f"soft must have shape ({CHANNEL_BITS},), got {soft.shape}", name="soft", value=soft.shape)
+    return decode_soft_bits_batch(soft[None], key)[0]
+
+
+def decode_soft_bits_batch(soft: NDArray[np.floating], key: Key) -> list[DecodeOutcome]:
+    """:func:`decode_soft_bits` of each row of ``soft`` (n, ``CHANNEL_BITS``): one batched list decode.
+
+    The same decoder and MAC checks, row by row; :func:`decode_soft_bits`
+    is this with one row. A tool that decodes many soft vectors at once (a
+    benchmark of the false-payload rate) saves the decoder's per-call cost.
+
+    Examples
+    --------
+    >>> key = Key(bytes(range(32)))
+    >>> p = Payload(viewer_id=7, timestamp=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    >>> rows = np.stack([1.0 - 2.0 * encode_payload(p, key), np.zeros(CHANNEL_BITS)])
+    >>> [(o.payload == p, o.mac_checks) for o in decode_soft_bits_batch(rows, key)]
+    [(True, 1), (False, 5)]
+    """
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.ndim != 2 or soft.shape[1] != CHANNEL_BITS:
+        raise OptionError(f"soft must have shape (n, {CHANNEL_BITS}), got {soft.shape}", name="soft", value=soft.shape)
     soft = np.nan_to_num(soft, nan=0.0, posinf=0.0, neginf=0.0)
-    candidates, penalty = polar_code().decode(soft[None])
+    if soft.shape[0] == 0:
+        return []
+    candidates, penalty = polar_code().decode(soft)
+    return [_check_candidates(soft[i], candidates[i], penalty[i], key) for i in range(soft.shape[0])]
+
+
+def _check_candidates(soft: NDArray[np.float64], candidates: NDArray[np.uint8], penalty: NDArray[np.float64], key: Key) -> DecodeOutcome:
+    """Check one row's list against the MAC, best first, at most ``MAX_MAC_CHECKS_PER_DECODE`` candidates."""
     checks = 0
-    for rank in range(min(MAX_MAC_CHECKS_PER_DECODE, candidates.shape[1])):
-        if not np.isfinite(penalty[0, rank]):
+    for rank in range(min(MAX_MAC_CHECKS_PER_DECODE, candidates.shape[0])):
+        if not np.isfinite(penalty[rank]):
             break
         checks += 1
-        payload = _check(np.packbits(candidates[0, rank]).tobytes(), key)
+        payload = _check(np.packbits(candidates[rank]).tobytes(), key)
         if payload is None:
             continue
         recoded = encode_payload(payload, key)

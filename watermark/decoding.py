@@ -42,9 +42,19 @@ slot values and a tile, for tools that simulate the channel.
 
 from __future__ import annotations
 
-from ._extract import PhaseCandidate, bit_correlations, decode_at, decode_folded, fold_tiles, phase_candidates, soft_bits_at, suppress_content
+from ._extract import (
+    PhaseCandidate,
+    bit_correlations,
+    decode_at,
+    decode_folded,
+    fold_tiles,
+    phase_candidates,
+    soft_bits_at,
+    suppress_content,
+    tile_soft_bits,
+)
 from ._image import luma
-from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, encode_payload, list_codewords
+from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, decode_soft_bits_batch, encode_payload, list_codewords
 from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout, tile_to_band
 
 __all__ = [
@@ -61,6 +71,7 @@ __all__ = [
     "decode_at",
     "decode_folded",
     "decode_soft_bits",
+    "decode_soft_bits_batch",
     "encode_payload",
     "fold_tiles",
     "list_codewords",
@@ -69,5 +80,6 @@ __all__ = [
     "slot_layout",
     "soft_bits_at",
     "suppress_content",
+    "tile_soft_bits",
     "tile_to_band",
 ]

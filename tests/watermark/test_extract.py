@@ -65,3 +65,19 @@ def test_natural_image_shown_large_round_trips(key, payload):
 def test_extract_rejects_too_small_image(key):
     with pytest.raises(watermark.ImageError, match="at least 256x256"):
         watermark.extract(np.zeros((200, 300, 3), np.uint8), key)
+
+
+def test_tile_soft_bits_reads_a_stack_as_soft_bits_at_reads_one(marked, key):
+    from watermark.decoding import TILE, soft_bits_at, tile_soft_bits
+
+    tiles = np.stack([marked[:TILE, :TILE, 1], marked[TILE : 2 * TILE, :TILE, 1]]).astype(np.float64)
+    stacked = tile_soft_bits(tiles, key)
+    assert stacked.shape == (2, 256)
+    np.testing.assert_allclose(stacked[1], soft_bits_at(tiles[1], key, [(0, 0)])[0])
+
+
+def test_tile_soft_bits_rejects_a_tile_of_the_wrong_size(key):
+    from watermark.decoding import tile_soft_bits
+
+    with pytest.raises(ValueError, match=r"tiles must have shape \(n, 256, 256\), got \(2, 128, 128\)"):
+        tile_soft_bits(np.zeros((2, 128, 128)), key)
