@@ -444,7 +444,12 @@ def report(traces: list[dict[str, Any]], decodes: list[dict[str, Any]], args: ar
     head = (f"# False attribution at scale\n\n`python -m benchmarks.false_attribution {' '.join(args.argv)}` "
             f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, {args.jobs} workers; "
             f"wall {wall_s / 60:.1f} min for what this invocation ran; seed {SEED}; watermark {watermark.__version__})\n")
-    lines = [head, "## Full traces of images carrying no mark of the key\n",
+    lines = [head]
+    if getattr(args, "partial", None):
+        finished, planned = args.partial
+        lines += [f"**Partial: {finished} of the {planned} planned tasks are done** (`--report-only` over the records so far; "
+                  "a rerun with the same options and `--cache` resumes).\n"]
+    lines += ["## Full traces of images carrying no mark of the key\n",
              f"`tracer.trace(image, key)`, default mode (fast rejection, geometry search, search for more marks), "
              f"time limit {TIME_LIMIT:g} s. Kinds: " + "; ".join(f"**{k}**: {d}" for k, (_, d) in KINDS.items()) + ".\n"]
     lines += trace_table(traces)
@@ -473,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
     parser.add_argument("--cache", type=Path, help="image cache and results.jsonl (default: a folder in the temp dir; reuse it to resume)")
     parser.add_argument("--out", type=Path, help="markdown file (default benchmarks/results/false_attribution[_quick].md)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: write the tables from what the cache's results.jsonl holds of the plan so far")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.quick:
@@ -486,7 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with (cache / "plan.json").open("w") as handle:
         json.dump({"argv": args.argv, "tasks": [asdict(t) | {"id": t.id} for t in tasks]}, handle)
     t0 = time.perf_counter()
-    records = run_all(tasks, cache, args.jobs)
+    if args.report_only:
+        done = read_done(cache / "results.jsonl")
+        records = [done[t.id] for t in tasks if t.id in done]
+        args.partial = (len(records), len(tasks))
+    else:
+        records = run_all(tasks, cache, args.jobs)
     wall = time.perf_counter() - t0
     traces = [r for r in records if r["id"].startswith("trace:")]
     decodes = [r for r in records if r["id"].startswith("decode:")]

@@ -223,7 +223,9 @@ class PostgresLedger(Ledger):
             attempts += 1
             # Pipelined: the lock and the read of the last row go in one round trip, the insert, the new
             # head and the commit in another, so the chain lock is held for as short a time as possible.
+            # The commit does not wait for the disk inside the lock (see ``_durable``).
             with self._conn.pipeline(), self._conn.transaction():
+                self._conn.execute("SET LOCAL synchronous_commit = off")
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_ID,))
                 if attempts > 1:  # a first attempt may have committed before its connection was lost
                     done = self._conn.execute(
@@ -247,9 +249,27 @@ class PostgresLedger(Ledger):
             row_id = cur.fetchone()
             if row_id is None:  # pragma: no cover - an INSERT ... RETURNING always returns its row
                 raise LedgerError(f"ledger {self.url} did not return the recorded view's ID", url=self.url)
+            self._durable()
             return int(row_id[0]), chained
 
         return self._retrying(write, "cannot record the view in ledger")
+
+    def _durable(self) -> None:
+        """Wait until the log is on disk up to the chain's last commit, outside the chain lock.
+
+        Every row is chained to the one before it, so chain transactions
+        take turns; if each waited for its own log flush while holding the
+        lock, no two flushes could share the disk's time (about 550 views/s
+        with 8 writers on 2 cores). So the chain commits asynchronously and
+        each writer then commits a transaction of its own synchronously
+        (``txid_current()`` gives it a transaction ID, so its commit waits
+        for the flush): PostgreSQL flushes the log in order, so this covers
+        the view, and concurrent writers' waits share flushes. A crash
+        before the flush loses the unflushed tail of the chain whole (the
+        log replays a prefix), never a link in the middle, and no writer
+        has reported those views recorded.
+        """
+        self._conn.execute("SELECT txid_current()")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self._retrying(lambda: self._conn.execute(sql, params).fetchall(), "cannot read ledger")
