@@ -31,8 +31,11 @@ expected number of passes from the derived bound (``checks * 2**-40``;
 
 Restartable: generated images are cached under ``--cache`` (a folder in the
 system temp dir by default) and every finished trace or decode chunk is
-appended to ``results.jsonl`` there; a rerun with the same options skips
-what is done. Two worker processes by default (``--jobs``).
+appended to ``results.jsonl`` there (or to ``--records``); a rerun with
+the same options skips what is done. A run cut short is written up with
+``--report-only``; its records can be committed and resumed elsewhere
+(``--records benchmarks/results/false_attribution.jsonl``): the images
+are regenerated from their task (a pure function of it). Two worker processes by default (``--jobs``).
 """
 
 from __future__ import annotations
@@ -300,9 +303,13 @@ def _run_any(task: TraceTask | DecodeTask, cache: Path) -> dict[str, Any]:
 
 
 def trace_tasks(total: int) -> list[TraceTask]:
-    """``total`` traces split over the kinds by their shares (at least one of each), interleaved."""
-    counts = {kind: max(1, round(share * total)) for kind, (share, _) in KINDS.items()}
-    counts["natural-photo"] += total - sum(counts.values())
+    """``total`` traces split over the kinds by their shares (at least one of each when there are enough),
+    interleaved; exactly ``total`` of them."""
+    least = 1 if total >= len(KINDS) else 0
+    counts = {kind: max(least, round(share * total)) for kind, (share, _) in KINDS.items()}
+    counts["natural-photo"] = max(0, counts["natural-photo"] + total - sum(counts.values()))
+    while sum(counts.values()) > total:  # a small total: the largest counts give way
+        counts[max(counts, key=lambda k: counts[k])] -= 1
     per_kind = [[TraceTask(kind, i) for i in range(n)] for kind, n in counts.items()]
     out: list[TraceTask] = []
     for i in range(max(counts.values())):
@@ -350,9 +357,9 @@ def read_done(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def run_all(tasks: Sequence[TraceTask | DecodeTask], cache: Path, jobs: int) -> list[dict[str, Any]]:
-    """Run what ``results.jsonl`` does not hold yet, appending each record as it comes; every record of ``tasks``."""
-    out_path = cache / "results.jsonl"
+def run_all(tasks: Sequence[TraceTask | DecodeTask], cache: Path, jobs: int, out_path: Path) -> list[dict[str, Any]]:
+    """Run what ``out_path`` (the records) does not hold yet, appending each record as it comes; every record of
+    ``tasks``."""
     done = read_done(out_path)
     todo = [t for t in tasks if t.id not in done]
     print(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done in {out_path}", file=sys.stderr, flush=True)
@@ -478,6 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
     parser.add_argument("--cache", type=Path, help="image cache and results.jsonl (default: a folder in the temp dir; reuse it to resume)")
     parser.add_argument("--out", type=Path, help="markdown file (default benchmarks/results/false_attribution[_quick].md)")
+    parser.add_argument("--records", type=Path,
+                        help="the records file (default: results.jsonl in the cache); the one a run committed, "
+                             "benchmarks/results/false_attribution.jsonl, resumes it on another machine")
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing: write the tables from what the cache's results.jsonl holds of the plan so far")
     args = parser.parse_args(argv)
@@ -490,15 +500,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     out = args.out or Path("benchmarks/results") / ("false_attribution_quick.md" if args.quick else "false_attribution.md")
     tasks = interleave(trace_tasks(args.traces), decode_tasks(args.decodes))
+    records_path = args.records or cache / "results.jsonl"
     with (cache / "plan.json").open("w") as handle:
         json.dump({"argv": args.argv, "tasks": [asdict(t) | {"id": t.id} for t in tasks]}, handle)
     t0 = time.perf_counter()
     if args.report_only:
-        done = read_done(cache / "results.jsonl")
+        done = read_done(records_path)
         records = [done[t.id] for t in tasks if t.id in done]
         args.partial = (len(records), len(tasks))
     else:
-        records = run_all(tasks, cache, args.jobs)
+        records = run_all(tasks, cache, args.jobs, records_path)
     wall = time.perf_counter() - t0
     traces = [r for r in records if r["id"].startswith("trace:")]
     decodes = [r for r in records if r["id"].startswith("decode:")]
