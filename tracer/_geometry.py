@@ -33,6 +33,8 @@ MIN_SCREEN_PX, MAX_SCREEN_PX = 800, 6144
 """Plausible widths, in device pixels, of a photographed screen (a 5K display is 5120)."""
 RECTIFIED_SIDE = 1600
 """Rectified images for the comb search are at most this large."""
+MIN_SHRINK = 1 / 64
+"""A rectification that must shrink its region more than this (the region spread over 100,000 px) is degenerate."""
 MAX_SCREEN_SIDE = 2560
 """Resampled screens are cropped (centred) to this side: 100 tiles are plenty to fold."""
 AS_IS_MAX_PIXELS = 6_000_000
@@ -275,23 +277,40 @@ def _outline_size(quad: NDArray[np.float64]) -> tuple[float, float]:
     return float(max(top, bottom)), float(max(left, right))
 
 
-def rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
-    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search."""
+def rectify_quad(y: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float] | None:
+    """Warp the quadrilateral to an upright rectangle of about its own size (capped), for the comb search.
+
+    None when no rectangle can show it (see :func:`rectify`).
+    """
     target = image_corners(*_outline_size(quad))
     hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32)).astype(np.float64)
     return rectify(y, hom, quad)
 
 
-def rectify(y: NDArray[np.float32], hom: NDArray[np.float64], region: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float]:
+def rectify(y: NDArray[np.float32], hom: NDArray[np.float64],
+            region: NDArray[np.float64]) -> tuple[NDArray[np.float32], NDArray[np.float64], float] | None:
     """Warp ``region`` of ``y`` by ``hom`` into a rectangle of at most RECTIFIED_SIDE px.
 
     Returns the image, the full input -> rectified-pixel homography, and the
-    shrink factor applied on top of ``hom``.
+    shrink factor applied on top of ``hom``; None when the homography is
+    degenerate for the region: it crosses the homography's horizon (a
+    vanishing-point fit that puts the horizon inside the photo), maps it
+    out of range, or spreads it so wide that the rectangle would hold less
+    than ``MIN_SHRINK`` of a pixel per pixel (the anti-alias blur alone
+    would need gigabytes).
     """
+    corners = region.reshape(-1, 2)
+    depth = corners @ hom[2, :2] + hom[2, 2]
+    if not (np.all(depth > 0) or np.all(depth < 0)):
+        return None
     mapped = cv2.perspectiveTransform(region.reshape(-1, 1, 2), hom).reshape(-1, 2)
+    if not np.all(np.isfinite(mapped)):
+        return None
     lo, hi = mapped.min(axis=0), mapped.max(axis=0)
     extent = hi - lo
     shrink = min(1.0, RECTIFIED_SIDE / max(float(extent.max()), 1.0))
+    if shrink < MIN_SHRINK:
+        return None
     total = np.array([[shrink, 0, -lo[0] * shrink], [0, shrink, -lo[1] * shrink], [0, 0, 1]]) @ hom
     w, h = (np.ceil(extent * shrink).astype(int) + 1).tolist()
     # Blur (against aliasing) and warp only the region's bounding box, with

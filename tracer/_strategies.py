@@ -91,7 +91,10 @@ class Outline:
 
 def outline(search: Search, quad: NDArray[np.float64], name: str, variants: tuple[NDArray[np.float64], ...] = ()) -> Outline:
     """Rectify a screen outline and measure the comb's scales in it."""
-    rect, rect_hom, shrink = rectify_quad(search.y, quad)
+    rectified = rectify_quad(search.y, quad)
+    if rectified is None:  # a degenerate outline: nothing to measure
+        return Outline(name, quad, np.zeros((1, 1), np.float32), np.eye(3), 1.0, [], variants)
+    rect, rect_hom, shrink = rectified
     # An upright rectangle is a digital composite (a screenshot with a border,
     # a shared screen in a video call), not an optical photo: no glare to mask.
     base = Geometry(name, rect_hom, 1.0 / shrink, quad, photo=not axis_aligned(quad))
@@ -378,7 +381,10 @@ def content_lines(search: Search) -> bool:
     if lines_hom is None or near_similarity(lines_hom):
         return False
     h, w = search.y.shape
-    rect, rect_hom, shrink = rectify(search.y, lines_hom, image_corners(w, h))
+    rectified = rectify(search.y, lines_hom, image_corners(w, h))
+    if rectified is None:  # the fitted horizon crosses the photo: no rectangle shows it
+        return False
+    rect, rect_hom, shrink = rectified
     base = Geometry("content-lines", rect_hom, 1.0 / shrink, None, True)
     return any(search.attempt(g, refine=True) for g in comb_geometries(rect, base, 2, (0.85, 1.18)))
 

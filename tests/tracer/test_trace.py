@@ -116,6 +116,40 @@ def test_trace_rejects_a_non_key():
         tracer.trace(np.zeros((300, 300, 3), np.uint8), "secret")
 
 
+# The perspective a vanishing-point fit returned for a composite of two screenshots (3926 x 768): its horizon
+# runs through the image. Rectifying the whole image through it asked OpenCV for a 67 GB blur kernel (a segfault).
+HORIZON_INSIDE = np.array([[-2.848635e00, 1.792040e04, -6.854069e06],
+                           [3.291724e00, -1.792040e04, 6.853199e06],
+                           [4.086376e-07, -1.456988e-03, 1.0]])
+
+
+def test_rectify_refuses_a_perspective_whose_horizon_crosses_the_region():
+    from tracer._geometry import image_corners, rectify
+
+    assert rectify(np.zeros((768, 3926), np.float32), HORIZON_INSIDE, image_corners(3926, 768)) is None
+
+
+def test_rectify_refuses_a_region_spread_past_any_useful_size():
+    from tracer._geometry import image_corners, rectify
+
+    # The horizon just below the image: the bottom edge maps a billion pixels away.
+    hom = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, -(1 - 1e-6) / 600, 1.0]])
+    assert rectify(np.zeros((600, 800), np.float32), hom, image_corners(800, 600)) is None
+    ok = rectify(np.zeros((600, 800), np.float32), np.eye(3), image_corners(800, 600))
+    assert ok is not None and ok[0].shape == (601, 801)
+
+
+def test_content_lines_with_the_horizon_inside_the_photo_try_nothing_and_trace_ends(key, monkeypatch):
+    import tracer._strategies as strategies
+
+    hom = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, -1 / 300, 1.0]])  # the horizon at y = 300 of a 600 px photo
+    monkeypatch.setattr(strategies, "rectify_from_lines", lambda rgb: hom)
+    rng = np.random.default_rng(3)
+    photo = np.clip(rng.normal(128, 25, (600, 900, 3)), 0, 255).astype(np.uint8)
+    res = tracer.trace(photo, key, thorough=True)
+    assert not res.found and not any(h.name.startswith("content-lines") for h in res.hypotheses)
+
+
 @pytest.mark.parametrize("shape", [(3000, 5), (5, 3000), (40, 40)])
 def test_comb_search_on_a_sliver_finds_nothing(shape):
     # A degenerate rectification (a nearly edge-on vanishing-point fit) can
