@@ -55,6 +55,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait  # noqa: E402
+from concurrent.futures.process import BrokenProcessPool  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -357,33 +358,73 @@ def read_done(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
+def _crashed(task: TraceTask | DecodeTask) -> dict[str, Any]:
+    """The record of a task whose worker process died under it twice (a crash in native code is a finding)."""
+    if isinstance(task, TraceTask):
+        return {"id": task.id, "kind": task.kind, "index": task.index, "size": None, "status": "crashed",
+                "seconds": 0.0, "marks": [], "mac_checks": None, "bound": None}
+    return {"id": task.id, "kind": task.kind, "chunk": task.chunk, "decodes": 0, "mac_checks": 0, "passes": 0,
+            "seconds": 0.0, "status": "crashed"}
+
+
 def run_all(tasks: Sequence[TraceTask | DecodeTask], cache: Path, jobs: int, out_path: Path) -> list[dict[str, Any]]:
     """Run what ``out_path`` (the records) does not hold yet, appending each record as it comes; every record of
-    ``tasks``."""
+    ``tasks``.
+
+    A worker that dies (a segfault, the kernel's OOM killer) breaks the
+    pool: the tasks it held are then run again one at a time, each alone in
+    a fresh process, and one that kills its process again is recorded as
+    ``crashed``; the run goes on.
+    """
     done = read_done(out_path)
     todo = [t for t in tasks if t.id not in done]
     print(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done in {out_path}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs) as pool, out_path.open("a") as handle:
-        pending: set[Future[dict[str, Any]]] = set()
-        queue = iter(todo)
-        finished = 0
-        for task in queue:
-            pending.add(pool.submit(_run_any, task, cache))
-            if len(pending) >= 2 * jobs:
-                break
-        while pending:
-            ready, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in ready:
-                rec = future.result()
-                done[rec["id"]] = rec
-                handle.write(json.dumps(rec) + "\n")
-                handle.flush()
-                finished += 1
-                _progress(rec, finished, len(todo), time.perf_counter() - t0)
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.add(pool.submit(_run_any, nxt, cache))
+    finished = 0
+    queue = list(reversed(todo))
+    suspects: list[TraceTask | DecodeTask] = []
+    with out_path.open("a") as handle:
+
+        def record(rec: dict[str, Any]) -> None:
+            nonlocal finished
+            done[rec["id"]] = rec
+            handle.write(json.dumps(rec) + "\n")
+            handle.flush()
+            finished += 1
+            _progress(rec, finished, len(todo), time.perf_counter() - t0)
+
+        while queue or suspects:
+            if suspects:
+                task = suspects.pop()
+                try:
+                    with ProcessPoolExecutor(max_workers=1) as solo:
+                        rec = solo.submit(_run_any, task, cache).result()
+                except BrokenProcessPool:
+                    rec = _crashed(task)
+                record(rec)
+                continue
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                in_flight: dict[Future[dict[str, Any]], TraceTask | DecodeTask] = {}
+                try:
+                    while queue and len(in_flight) < 2 * jobs:
+                        task = queue.pop()
+                        in_flight[pool.submit(_run_any, task, cache)] = task
+                    while in_flight:
+                        ready, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for future in ready:
+                            task = in_flight.pop(future)
+                            try:
+                                rec = future.result()
+                            except BrokenProcessPool:
+                                suspects.append(task)
+                                raise
+                            record(rec)
+                            if queue:
+                                task = queue.pop()
+                                in_flight[pool.submit(_run_any, task, cache)] = task
+                except BrokenProcessPool:
+                    print(f"a worker died; {len(in_flight) + 1} tasks will be rerun one at a time", file=sys.stderr, flush=True)
+                    suspects.extend(in_flight.values())
     return [done[t.id] for t in tasks]
 
 
@@ -407,9 +448,9 @@ def _poisson_upper(observed: int, confidence: float = 0.95) -> float:
 
 
 def trace_table(records: list[dict[str, Any]]) -> list[str]:
-    lines = ["| kind | traces | dismissed by the gate | searched in full | timeouts | payloads reported | MAC checks | "
+    lines = ["| kind | traces | dismissed by the gate | searched in full | timeouts | crashed | payloads reported | MAC checks | "
              "sum of bounds (expected false) | median s | p90 s | max s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     rows = {kind: [r for r in records if r["kind"] == kind] for kind in KINDS}
     rows["**all**"] = records
     for kind, mine in rows.items():
@@ -420,7 +461,8 @@ def trace_table(records: list[dict[str, Any]]) -> list[str]:
         checks = sum(r["mac_checks"] or 0 for r in mine)
         bounds = sum(r["bound"] or 0.0 for r in mine)
         reported = sum(len(r["marks"]) for r in mine)
-        lines.append(f"| {kind} | {len(mine)} | {count('dismissed')} | {count('searched')} | {count('timeout')} | {reported} | "
+        lines.append(f"| {kind} | {len(mine)} | {count('dismissed')} | {count('searched')} | {count('timeout')} | "
+                     f"{count('crashed')} | {reported} | "
                      f"{checks} | {bounds:.2e} | {np.median(secs):.2f} | {np.percentile(secs, 90):.2f} | {secs.max():.1f} |")
     return lines
 

@@ -61,6 +61,24 @@ def test_report_only_writes_the_tables_from_the_records_so_far(tmp_path, capsys)
                     "--report-only", "--out", str(out)]) == 0
     text = out.read_text()
     assert "Partial: 2 of the" in text
-    assert "| natural-photo | 1 | 1 | 0 | 0 | 0 |" in text
+    assert "| natural-photo | 1 | 1 | 0 | 0 | 0 | 0 |" in text
     assert "| gaussian | 50 |" in text
     assert "False attributions (payloads reported): **0** in 1 traces" in text
+
+
+def _dies_on_the_second_chunk(task, cache):
+    import os
+
+    if getattr(task, "chunk", None) == 1:
+        os._exit(3)  # what a segfault in native code looks like to the pool
+    return fa.run_decodes(task)
+
+
+def test_a_task_that_kills_its_worker_is_recorded_as_crashed_and_the_run_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(fa, "_run_any", _dies_on_the_second_chunk)
+    tasks = [fa.DecodeTask("gaussian", chunk, 20) for chunk in range(4)]
+    records = fa.run_all(tasks, tmp_path, 2, tmp_path / "records.jsonl")
+    assert [r["id"] for r in records] == [t.id for t in tasks]
+    assert [r.get("status") for r in records] == [None, "crashed", None, None]
+    assert all(r["decodes"] == 20 for i, r in enumerate(records) if i != 1)
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 4
