@@ -37,8 +37,10 @@ __all__ = [
     "ChainReport",
     "Checkpoint",
     "check_rows",
+    "content_digest",
     "genesis_hash",
     "head_bytes",
+    "link_hash",
     "link_row",
     "row_hash",
 ]
@@ -64,11 +66,26 @@ def _canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def row_hash(ledger_id: str, seq: int, prev_hash: str, fields: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of the ledger ID, position, previous hash and recorded fields."""
-    body = {"ledger": ledger_id, "seq": int(seq), "prev": prev_hash, "row": _canonical(fields)}
+def content_digest(ledger_id: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of the ledger ID and a row's recorded fields."""
+    body = {"ledger": ledger_id, "row": _canonical(fields)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def link_hash(ledger_id: str, seq: int, prev_hash: str, digest: str) -> str:
+    """SHA-256 (hex) linking position ``seq`` to the previous row's hash and this row's :func:`content_digest`.
+
+    Simple enough for a database to compute under its own lock (PostgreSQL's
+    writers link rows server-side); the writer checks the result and signs it.
+    """
+    text = f"leaktrace-ledger row {ledger_id} {int(seq)} {prev_hash} {digest}"
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def row_hash(ledger_id: str, seq: int, prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """The hash of a row at ``seq`` after ``prev_hash``: :func:`link_hash` of its :func:`content_digest`."""
+    return link_hash(ledger_id, seq, prev_hash, content_digest(ledger_id, fields))
 
 
 def head_bytes(ledger_id: str, seq: int, hash_hex: str, created_at: str = "") -> bytes:
@@ -186,12 +203,18 @@ class ChainReport:
 
 def check_rows(
     rows: Iterable[Sequence[Any]], key: LedgerKey, ledger_id: str, *, start: int, stop: int,
+    pending_after: int | None = None, pending: list[int] | None = None,
 ) -> tuple[int, list[tuple[int, str]], dict[int, str]]:
     """Check the rows at positions ``start .. stop`` (inclusive): contiguous, linked, hashed, signed.
 
     ``rows`` are ``(seq, fields mapping, prev_hash, row_hash, signature, minute)`` in ``seq`` order.
     Returns the number of rows checked, the problems found as ``(seq, sentence)`` and the
     row hash of each position seen (for head and checkpoint comparisons).
+
+    A row without a signature after position ``pending_after`` (the signed
+    head) is a writer's row between its link and its signature: its
+    position goes to ``pending`` instead of the problems. Anywhere else an
+    unsigned row is a problem.
     """
     problems: list[tuple[int, str]] = []
     hashes: dict[int, str] = {}
@@ -218,6 +241,9 @@ def check_rows(
             continue
         if digest != stored_hash:
             problems.append((seq, f"row at position {seq} (view {fields.get('view_uid')}) was changed after it was recorded"))
+            continue
+        if not signature and pending is not None and pending_after is not None and seq > pending_after:
+            pending.append(seq)
             continue
         try:
             good = key.verify(bytes.fromhex(signature or ""), bytes.fromhex(digest))

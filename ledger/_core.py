@@ -81,6 +81,14 @@ def view_from_row(row: Sequence[Any], viewed_at: datetime) -> View:
     )
 
 
+def _head_seq(head: dict[str, Any] | None) -> int | None:
+    """The position a stored head names, when it names one (it is verified separately)."""
+    try:
+        return int(head["seq"]) if head else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def chain_fields(row: Sequence[Any]) -> tuple[int, dict[str, Any], str, str, str, int]:
     """A ``SELECT CHAIN_COLUMNS`` row as :func:`ledger._chain.check_rows` takes it."""
     names = ("view_uid", "viewer_id", "display_name", "record_id", "workstation", "client_address", "viewed_at",
@@ -500,9 +508,14 @@ class Ledger:
             hashes: dict[int, str] = {}
             if span is not None:
                 start, stop = max(1, span[0] - 1), min(max(top, span[1]), span[1] + 1)
+                pending: list[int] = []
                 checked, found, hashes = check_rows(
-                    self._chain_rows(start, stop), verifier, self.ledger_id, start=start, stop=stop)
+                    self._chain_rows(start, stop), verifier, self.ledger_id, start=start, stop=stop,
+                    pending_after=_head_seq(head), pending=pending)
                 problems += found
+                # A neighbour still being signed does not matter; a row the caller uses must be signed.
+                problems += [(seq, f"row at position {seq} is not signed yet (recorded moments ago): "
+                                   f"nobody is named from it") for seq in pending if span[0] <= seq <= span[1]]
             stored = self._stored_checkpoints()
         problems += self._head_problems(head, top, hashes, verifier)
         for point in (*stored, *checkpoints):
@@ -530,7 +543,14 @@ class Ledger:
         if seq > top:
             return [(top + 1, f"the signed head is at position {seq} but the last row is {top} (rows removed from the end)")]
         if seq < top:
-            return [(seq + 1, f"rows after position {seq} are not covered by the signed head")]
+            # Writers sign the head after their rows: rows after it are fine when each is linked and signed
+            # (or still being signed); any other problem there is one.
+            with self._lock:
+                rows = self._chain_rows(max(1, seq), top)
+            _, after, _ = check_rows(rows, key, self.ledger_id, start=max(1, seq), stop=top, pending_after=seq, pending=[])
+            if after:
+                return [(after[0][0], f"rows after position {seq}, which the signed head covers, do not check out: "
+                                      f"{after[0][1]}")]
         if seq > 0 and self._row_hash_at(seq, hashes) != digest:
             return [(seq, f"the last row (position {seq}) is not the one the signed head names")]
         return []
@@ -584,6 +604,7 @@ class Ledger:
         with self._lock:
             self._check_open()
             top = self._max_seq()
+            head_seq = _head_seq(self._head())
         found: list[tuple[int, str]] = []
         checked = 0
         for start in range(1, top + 1, VERIFY_BATCH):
@@ -592,7 +613,8 @@ class Ledger:
             with self._lock:
                 self._check_open()
                 rows = self._chain_rows(lo, hi)
-            n, problems, _ = check_rows(rows, verifier, self.ledger_id, start=lo, stop=hi)
+            n, problems, _ = check_rows(rows, verifier, self.ledger_id, start=lo, stop=hi,
+                                        pending_after=head_seq, pending=[])
             checked += n - (start - lo)
             found += [p for p in problems if p not in found]
         tail = self._verify_span(None, scope="full", key=verifier, checkpoints=checkpoints)

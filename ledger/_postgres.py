@@ -1,4 +1,4 @@
-"""The PostgreSQL backend (psycopg 3): one transaction per view, one reconnect on a lost connection."""
+"""The PostgreSQL backend (psycopg 3): rows linked by the database under the chain lock, signed by the writer after."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timezone
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ._chain import ChainLink, Checkpoint
+from ._chain import ChainLink, Checkpoint, content_digest, genesis_hash, link_hash
 from ._core import (
     CHAIN_COLUMNS,
     COLUMNS,
@@ -38,7 +38,7 @@ SCHEMA_LOCK_ID = 7411062520170001
 CHAIN_LOCK_ID = 7411062520170002
 """``pg_advisory_xact_lock`` id that serialises writers: each row is chained to the one committed before it."""
 
-_TRIGGER_NAMES = (f"{TABLE}_append_only", "leaktrace_checkpoints_append_only")
+_TRIGGER_NAMES = (f"{TABLE}_append_only", "leaktrace_checkpoints_append_only", f"{TABLE}_sign_once")
 
 _TABLES = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -56,7 +56,7 @@ _TABLES = (
         seq BIGINT NOT NULL UNIQUE,
         prev_hash TEXT NOT NULL,
         row_hash TEXT NOT NULL,
-        signature TEXT NOT NULL)""",
+        signature TEXT)""",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_viewer_minute ON {TABLE} (viewer_id, minute)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_workstation_minute ON {TABLE} (workstation, minute)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_minute ON {TABLE} (minute)",
@@ -69,20 +69,65 @@ _TABLES = (
         signature TEXT NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS leaktrace_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"INSERT INTO leaktrace_meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING",
+)
+
+_FUNCTIONS = (
     f"""CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS
         $$BEGIN RAISE EXCEPTION 'the leaktrace ledger is append-only'; END$$""",
+    # The one update a row ever gets: its writer's signature, once, nothing else changed.
+    f"""CREATE OR REPLACE FUNCTION {TABLE}_sign_once() RETURNS trigger LANGUAGE plpgsql AS
+        $$BEGIN
+            IF OLD.signature IS NULL AND NEW.signature IS NOT NULL
+                    AND to_jsonb(NEW) - 'signature' = to_jsonb(OLD) - 'signature' THEN
+                RETURN NEW;
+            END IF;
+            RAISE EXCEPTION 'the leaktrace ledger is append-only';
+        END$$""",
+    # Link a new row under the chain lock, in one statement: the writer's round trip is the only time the lock
+    # is held, and the commit does not wait for the disk (the writer's signature, committed synchronously next,
+    # makes the row durable).
+    f"""CREATE OR REPLACE FUNCTION leaktrace_append(
+            p_view_uid TEXT, p_viewer_id BIGINT, p_display_name TEXT, p_record_id TEXT, p_workstation TEXT,
+            p_client_address TEXT, p_viewed_at TIMESTAMPTZ, p_minute INTEGER, p_key_fingerprint TEXT, p_action TEXT,
+            p_digest TEXT, p_ledger_id TEXT, p_genesis TEXT)
+        RETURNS TABLE (r_view_id BIGINT, r_seq BIGINT, r_prev_hash TEXT, r_row_hash TEXT) LANGUAGE plpgsql VOLATILE AS
+        $$DECLARE
+            last_seq BIGINT; last_hash TEXT; new_hash TEXT; new_id BIGINT;
+        BEGIN
+            PERFORM set_config('synchronous_commit', 'off', true);
+            PERFORM pg_advisory_xact_lock({CHAIN_LOCK_ID});
+            SELECT v.seq, v.row_hash INTO last_seq, last_hash FROM {TABLE} v ORDER BY v.seq DESC LIMIT 1;
+            IF last_seq IS NULL THEN
+                last_seq := 0;
+                last_hash := p_genesis;
+            END IF;
+            new_hash := encode(sha256(convert_to('leaktrace-ledger row ' || p_ledger_id || ' ' || (last_seq + 1)
+                                                 || ' ' || last_hash || ' ' || p_digest, 'UTF8')), 'hex');
+            INSERT INTO {TABLE} (view_uid, viewer_id, display_name, record_id, workstation, client_address,
+                                 viewed_at, minute, key_fingerprint, action, seq, prev_hash, row_hash)
+                VALUES (p_view_uid, p_viewer_id, p_display_name, p_record_id, p_workstation, p_client_address,
+                        p_viewed_at, p_minute, p_key_fingerprint, p_action, last_seq + 1, last_hash, new_hash)
+                RETURNING view_id INTO new_id;
+            RETURN QUERY SELECT new_id, last_seq + 1, last_hash, new_hash;
+        END$$""",
 )
 
 
-def _trigger_sql(name: str, table: str) -> str:
+def _trigger_sql(name: str, table: str, events: str, level: str, function: str) -> str:
     return f"""DO $$BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{name}' AND tgrelid = '{table}'::regclass) THEN
-            CREATE TRIGGER {name} BEFORE UPDATE OR DELETE OR TRUNCATE ON {table}
-                FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only();
+            CREATE TRIGGER {name} BEFORE {events} ON {table}
+                FOR EACH {level} EXECUTE FUNCTION {function}();
         END IF; END$$"""
 
 
-_TRIGGERS = (_trigger_sql(_TRIGGER_NAMES[0], TABLE), _trigger_sql(_TRIGGER_NAMES[1], "leaktrace_checkpoints"))
+_TRIGGER_TABLES = {_TRIGGER_NAMES[0]: TABLE, _TRIGGER_NAMES[1]: "leaktrace_checkpoints", _TRIGGER_NAMES[2]: TABLE}
+_TRIGGERS = (
+    _trigger_sql(_TRIGGER_NAMES[0], TABLE, "DELETE OR TRUNCATE", "STATEMENT", f"{TABLE}_append_only"),
+    _trigger_sql(_TRIGGER_NAMES[1], "leaktrace_checkpoints", "UPDATE OR DELETE OR TRUNCATE", "STATEMENT",
+                 f"{TABLE}_append_only"),
+    _trigger_sql(_TRIGGER_NAMES[2], TABLE, "UPDATE", "ROW", f"{TABLE}_sign_once"),
+)
 
 
 def _message(exc: BaseException) -> str:
@@ -165,13 +210,15 @@ class PostgresLedger(Ledger):
                         url=self.url, problem="triggers missing",
                     )
             else:
-                for statement in (*_TABLES, *_TRIGGERS):
+                for statement in (*_TABLES, *_FUNCTIONS, *_TRIGGERS):
                     self._conn.execute(statement)
                 self._conn.execute("INSERT INTO leaktrace_meta (name, value) VALUES ('ledger_id', %s) "
                                    "ON CONFLICT DO NOTHING", (secrets.token_hex(16),))
                 assert self.ledger_key is not None  # a writer has one
                 self._conn.execute("INSERT INTO leaktrace_meta (name, value) VALUES ('public_key', %s) "
                                    "ON CONFLICT DO NOTHING", (self.ledger_key.public_bytes.hex(),))
+            for statement in _FUNCTIONS:  # this version's (a writer of an older one may have made the ledger)
+                self._conn.execute(statement)
         with self._conn.transaction():
             self._check_schema()
 
@@ -216,60 +263,51 @@ class PostgresLedger(Ledger):
     def _insert(
         self, row: dict[str, Any], link: Callable[[tuple[int, str] | None], ChainLink]
     ) -> tuple[int, ChainLink]:
+        # ``link`` is not used: the database links the row under the chain lock (``leaktrace_append``, the
+        # same hash as ``link_row``), and this writer checks the link it returns and signs it.
+        key = self.ledger_key
+        assert key is not None  # open() refuses a writer without one
+        digest = content_digest(self.ledger_id, row)
         attempts = 0
 
         def write() -> tuple[int, ChainLink]:
             nonlocal attempts
             attempts += 1
-            # Pipelined: the lock and the read of the last row go in one round trip, the insert, the new
-            # head and the commit in another, so the chain lock is held for as short a time as possible.
-            # The commit does not wait for the disk inside the lock (see ``_durable``).
-            with self._conn.pipeline(), self._conn.transaction():
-                self._conn.execute("SET LOCAL synchronous_commit = off")
-                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_ID,))
-                if attempts > 1:  # a first attempt may have committed before its connection was lost
-                    done = self._conn.execute(
-                        f"SELECT view_id, seq, prev_hash, row_hash, signature FROM {TABLE} WHERE view_uid = %s",
-                        (row["view_uid"],)).fetchone()
-                    if done is not None:
-                        return int(done[0]), ChainLink(int(done[1]), done[2], done[3], done[4])
-                last = self._conn.execute(f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1").fetchone()
-                chained = link((int(last[0]), str(last[1])) if last else None)
-                values = (
-                    row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
-                    row["client_address"], row["viewed_at"], row["minute"], row["key_fingerprint"], row["action"],
-                    chained.seq, chained.prev_hash, chained.row_hash, chained.signature,
-                )
-                marks = ", ".join("%s" for _ in values)
-                cur = self._conn.execute(
-                    f"WITH added AS (INSERT INTO {TABLE} ({INSERT_COLUMNS}) VALUES ({marks}) RETURNING view_id), "
-                    "head AS (INSERT INTO leaktrace_meta (name, value) VALUES ('head', %s) "
-                    "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value) SELECT view_id FROM added",
-                    (*values, self._head_record(chained)))
-            row_id = cur.fetchone()
-            if row_id is None:  # pragma: no cover - an INSERT ... RETURNING always returns its row
-                raise LedgerError(f"ledger {self.url} did not return the recorded view's ID", url=self.url)
-            self._durable()
-            return int(row_id[0]), chained
+            done = None
+            if attempts > 1:  # a first attempt may have linked the row before its connection was lost
+                done = self._conn.execute(
+                    f"SELECT view_id, seq, prev_hash, row_hash, signature FROM {TABLE} WHERE view_uid = %s",
+                    (row["view_uid"],)).fetchone()
+                if done is not None and done[4]:
+                    return int(done[0]), ChainLink(int(done[1]), done[2], done[3], done[4])
+            if done is None:
+                done = self._conn.execute(
+                    "SELECT * FROM leaktrace_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (row["view_uid"], row["viewer_id"], row["display_name"], row["record_id"], row["workstation"],
+                     row["client_address"], row["viewed_at"], row["minute"], row["key_fingerprint"], row["action"],
+                     digest, self.ledger_id, genesis_hash(self.ledger_id))).fetchone()
+            if done is None:  # pragma: no cover - the function always returns its row
+                raise LedgerError(f"ledger {self.url} did not return the recorded view", url=self.url)
+            view_id, seq, prev_hash, stored = int(done[0]), int(done[1]), str(done[2]), str(done[3])
+            if stored != link_hash(self.ledger_id, seq, prev_hash, digest):
+                raise LedgerIntegrityError(
+                    f"ledger {self.url} linked the view as {stored!r}, not the hash of its fields: someone altered "
+                    f"the database's leaktrace_append function. The view was not signed.",
+                    url=self.url, problem="append function altered", seq=seq)
+            chained = ChainLink(seq, prev_hash, stored, key.sign(bytes.fromhex(stored)).hex())
+            # Committed synchronously: when this returns, the log is on disk up to the row and its signature.
+            self._conn.execute(f"UPDATE {TABLE} SET signature = %s WHERE view_id = %s AND signature IS NULL",
+                               (chained.signature, view_id))
+            # The head, without waiting for the disk (a head lost in a crash only lags: the rows after it are
+            # checked by their own signatures); never moved back by a writer that signed an older row.
+            self._conn.execute(
+                "INSERT INTO leaktrace_meta (name, value) SELECT 'head', %s "
+                "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value "
+                "WHERE (leaktrace_meta.value::jsonb ->> 'seq')::bigint < %s", (self._head_record(chained), seq))
+            return view_id, chained
 
         return self._retrying(write, "cannot record the view in ledger")
-
-    def _durable(self) -> None:
-        """Wait until the log is on disk up to the chain's last commit, outside the chain lock.
-
-        Every row is chained to the one before it, so chain transactions
-        take turns; if each waited for its own log flush while holding the
-        lock, no two flushes could share the disk's time (about 550 views/s
-        with 8 writers on 2 cores). So the chain commits asynchronously and
-        each writer then commits a transaction of its own synchronously
-        (``txid_current()`` gives it a transaction ID, so its commit waits
-        for the flush): PostgreSQL flushes the log in order, so this covers
-        the view, and concurrent writers' waits share flushes. A crash
-        before the flush loses the unflushed tail of the chain whole (the
-        log replays a prefix), never a link in the middle, and no writer
-        has reported those views recorded.
-        """
-        self._conn.execute("SELECT txid_current()")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self._retrying(lambda: self._conn.execute(sql, params).fetchall(), "cannot read ledger")
@@ -291,19 +329,18 @@ class PostgresLedger(Ledger):
         return [chain_fields((*r[:7], r[7].astimezone(timezone.utc), *r[8:])) for r in rows]
 
     def _missing_triggers(self) -> list[str]:
-        present = {str(r[0]) for r in self._rows(
-            "SELECT tgname FROM pg_trigger WHERE tgenabled <> 'D' AND ((tgname = %s AND tgrelid = to_regclass(%s)) "
-            "OR (tgname = %s AND tgrelid = to_regclass('leaktrace_checkpoints')))",
-            (_TRIGGER_NAMES[0], TABLE, _TRIGGER_NAMES[1]))}
-        return [name for name in _TRIGGER_NAMES if name not in present]
+        present = {(str(r[0]), str(r[1])) for r in self._rows(
+            "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgenabled <> 'D' AND tgname = ANY(%s)",
+            (list(_TRIGGER_NAMES),))}
+        return [name for name in _TRIGGER_NAMES if (name, _TRIGGER_TABLES[name]) not in present]
 
     def _create_triggers(self) -> None:
         def create() -> None:
             with self._conn.transaction():
                 for name in self._missing_triggers():  # a disabled trigger of that name is replaced
-                    table = TABLE if name.startswith(TABLE) else "leaktrace_checkpoints"
-                    self._conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-                self._conn.execute(_TABLES[-1])
+                    self._conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {_TRIGGER_TABLES[name]}")
+                for statement in _FUNCTIONS:
+                    self._conn.execute(statement)
                 for statement in _TRIGGERS:
                     self._conn.execute(statement)
 

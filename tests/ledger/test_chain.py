@@ -28,6 +28,7 @@ from ledger import (
     format_ledger_join,
     ledger_join_dict,
 )
+from ledger._postgres import _TRIGGER_TABLES as PG_TRIGGER_TABLES
 from ledger._postgres import _TRIGGERS as PG_TRIGGERS
 from ledger._sqlite import _TRIGGER_NAMES as SQLITE_TRIGGERS
 from ledger._sqlite import _TRIGGERS as SQLITE_TRIGGER_SQL
@@ -72,8 +73,8 @@ def _tamper(url: str, *statements: str, restore_triggers: bool = True) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TRIGGER IF EXISTS leaktrace_views_append_only ON leaktrace_views")
-        conn.execute("DROP TRIGGER IF EXISTS leaktrace_checkpoints_append_only ON leaktrace_checkpoints")
+        for name, table in PG_TRIGGER_TABLES.items():
+            conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         for sql in statements:
             conn.execute(sql.replace("?", "%s"))
         if restore_triggers:
@@ -113,7 +114,7 @@ TAMPERING = {
     "insert": ([
         "INSERT INTO leaktrace_views (view_uid, viewer_id, display_name, record_id, workstation, client_address, "
         "viewed_at, minute, key_fingerprint, action, seq, prev_hash, row_hash, signature) "
-        "SELECT 'f' || substr(view_uid, 2), 5170, 'Maren Okafor, RN', 'MRN 1', workstation, client_address, viewed_at, "
+        "SELECT CASE WHEN substr(view_uid, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(view_uid, 2), 5170, 'Maren Okafor, RN', 'MRN 1', workstation, client_address, viewed_at, "
         "minute, key_fingerprint, action, 13, row_hash, row_hash, signature FROM leaktrace_views WHERE seq = 12",
     ], 13),
     "reorder": ([
@@ -265,3 +266,85 @@ def test_a_reader_without_a_key_checks_against_the_recorded_key_and_says_so(fill
 def test_a_writer_with_another_key_is_refused(filled):
     with pytest.raises(LedgerKeyError, match="is signed by ledger key"):
         Ledger.open(filled, ledger_key=LedgerKey.generate())
+
+
+# -- PostgreSQL: the database links each row under the chain lock, the writer signs it after
+
+
+def _link_without_signing(url: str, viewer_id: int, when: datetime) -> int:
+    """What a writer that died between linking and signing leaves (or someone without the key): an unsigned row."""
+    import psycopg
+
+    from ledger._chain import content_digest, genesis_hash
+    from ledger._validate import minute_of
+
+    with Ledger.open(url, read_only=True) as ledger:
+        ledger_id = ledger.ledger_id
+    fields = {"view_uid": os.urandom(16).hex(), "viewer_id": viewer_id, "display_name": "Dr. Nobody",
+              "record_id": "MRN 9", "workstation": "WS-1", "client_address": "10.0.0.9", "viewed_at": when,
+              "key_fingerprint": FP, "action": "view"}
+    digest = content_digest(ledger_id, fields)
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT * FROM leaktrace_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (fields["view_uid"], viewer_id, fields["display_name"], fields["record_id"], fields["workstation"],
+             fields["client_address"], when, minute_of(when), FP, "view", digest, ledger_id,
+             genesis_hash(ledger_id))).fetchone()
+    return int(row[1])
+
+
+def test_a_row_left_unsigned_is_never_named_and_is_a_problem_once_the_head_passes_it(pg_url):
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:
+        ledger.record_view(viewer_id=4821, display_name=_name(0), record_id="MRN 1", workstation="WS-4B-112",
+                           client_address="10.20.4.112", key_fingerprint=FP, viewed_at=T0)
+    seq = _link_without_signing(pg_url, 7777, T0 + timedelta(minutes=5))
+    report = _verify(pg_url)
+    assert report.ok  # a writer's row between its link and its signature is no problem ...
+    with Ledger.open(pg_url, read_only=True, ledger_key=LKEY.public_only()) as ledger:
+        join = ledger.lookup(7777, T0 + timedelta(minutes=5))
+    assert join.matches and not join.named  # ... but nobody is named from it
+    assert any("not signed yet" in p for p in join.problems)
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:  # the next writer's signed head passes it
+        ledger.record_view(viewer_id=5170, display_name=_name(1), record_id="MRN 2", workstation="WS-4B-112",
+                           client_address="10.20.4.112", key_fingerprint=FP, viewed_at=T0 + timedelta(minutes=6))
+    report = _verify(pg_url)
+    assert not report.ok and report.first_bad_seq == seq
+    assert any("not signed by ledger key" in p for p in report.problems)
+
+
+def test_the_only_update_a_row_takes_is_its_signature_once(pg_url):
+    import psycopg
+
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:
+        ledger.record_view(viewer_id=4821, display_name=_name(0), record_id="MRN 1", workstation="WS-4B-112",
+                           client_address="10.20.4.112", key_fingerprint=FP, viewed_at=T0)
+    seq = _link_without_signing(pg_url, 7777, T0)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for sql in ("UPDATE leaktrace_views SET display_name = 'Someone Else' WHERE seq = 1",
+                    "UPDATE leaktrace_views SET signature = 'ab' WHERE seq = 1",  # signed already
+                    f"UPDATE leaktrace_views SET signature = 'ab', workstation = 'WS-9' WHERE seq = {seq}"):
+            with pytest.raises(psycopg.Error, match="append-only"):
+                conn.execute(sql)
+        conn.execute(f"UPDATE leaktrace_views SET signature = 'ab' WHERE seq = {seq}")  # allowed, and forged:
+    report = _verify(pg_url)
+    assert not report.ok and report.first_bad_seq == seq
+
+
+def test_a_writer_refuses_to_sign_a_link_the_database_computed_otherwise(pg_url):
+    import psycopg
+
+    with Ledger.open(pg_url, ledger_key=LKEY) as ledger:
+        ledger.record_view(viewer_id=4821, display_name=_name(0), record_id="MRN 1", workstation="WS-4B-112",
+                           client_address="10.20.4.112", key_fingerprint=FP, viewed_at=T0)
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # an insider rewrites the append function
+            source = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'leaktrace_append'").fetchone()[0]
+            args = conn.execute("SELECT pg_get_function_arguments(oid), pg_get_function_result(oid) FROM pg_proc "
+                                "WHERE proname = 'leaktrace_append'").fetchone()
+            forged = source.replace("'leaktrace-ledger row '", "'forged row '")
+            conn.execute(f"CREATE OR REPLACE FUNCTION leaktrace_append({args[0]}) RETURNS {args[1]} "
+                         f"LANGUAGE plpgsql VOLATILE AS $fn${forged}$fn$")
+        with pytest.raises(LedgerIntegrityError, match="leaktrace_append"):
+            ledger.record_view(viewer_id=5170, display_name=_name(1), record_id="MRN 2", workstation="WS-4B-112",
+                               client_address="10.20.4.112", key_fingerprint=FP, viewed_at=T0)
+    report = _verify(pg_url)
+    assert not report.ok  # the row it left is unsigned, and not named from
