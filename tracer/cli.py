@@ -8,17 +8,15 @@ arguments). Errors go to stderr as one line each, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
 import time
 import traceback
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from ledger import (
     DEFAULT_WINDOW_MINUTES,
@@ -30,7 +28,8 @@ from ledger import (
     format_ledger_join,
     ledger_join_dict,
 )
-from watermark import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Key, LeaktraceError, LeaktraceWarning, load_image
+from watermark import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Key, LeaktraceError, load_image
+from watermark.cli import warnings_to_stderr
 
 from ._attribute import DEFAULT_THRESHOLD, Attribution, attribute
 from ._report import ReportEntry, write_report
@@ -470,23 +469,6 @@ def _run(args: argparse.Namespace) -> int:
     return run.finish()
 
 
-@contextlib.contextmanager
-def _warnings_to_stderr() -> Iterator[None]:
-    """Print each LeaktraceWarning (a key file others can read) as one ``trace-leak: warning:`` line on stderr."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", LeaktraceWarning)
-        show = warnings.showwarning
-
-        def one_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, LeaktraceWarning):
-                print(f"trace-leak: warning: {message}", file=sys.stderr)
-            else:
-                show(message, category, *args, **kwargs)
-
-        warnings.showwarning = one_line
-        yield
-
-
 class _UsageError(LeaktraceError):
     """Options that do not fit together (exit 2)."""
 
@@ -498,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        with _warnings_to_stderr():
+        with warnings_to_stderr("trace-leak"):
             return _run(args)
     except LeaktraceError as exc:
         _error(exc)

@@ -28,8 +28,11 @@ __all__ = ["main", "keygen_main"]
 
 
 @contextlib.contextmanager
-def _warnings_to_stderr(prog: str) -> Iterator[None]:
-    """Print each LeaktraceWarning as one ``PROG: warning: ...`` line on stderr (others as Python would)."""
+def warnings_to_stderr(prog: str) -> Iterator[None]:
+    """Print each LeaktraceWarning as one ``PROG: warning: ...`` line on stderr (others as Python would).
+
+    Both CLIs use it (``trace-leak`` too).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("always", LeaktraceWarning)
         show = warnings.showwarning
@@ -143,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="refuse larger images, before decoding (default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        with _warnings_to_stderr("leaktrace-embed"):
+        with warnings_to_stderr("leaktrace-embed"):
             return _embed_file(args)
     except LeaktraceError as exc:
         print(f"leaktrace-embed: error: {exc}", file=sys.stderr)
