@@ -47,9 +47,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -76,6 +78,9 @@ SEED = 20261214
 """Every image, payload and noise vector below derives from this (with the task's kind and index)."""
 OTHER_KEYS = 8
 """Other hospitals' keys the marked negatives are made with (``make_key(1..8)``; the traced key is ``make_key(0)``)."""
+EARLY_TRACER = "94a0a9a or 88e422a"
+"""Records from before the version was recorded ran at 94a0a9a and, from its segfault fix on, 88e422a (the same
+search; the fix refuses degenerate homographies)."""
 TIME_LIMIT = 180.0
 """Seconds one trace may take; a trace past it is counted as a timeout (it names no one)."""
 DECODE_CHUNK = 10_000
@@ -237,13 +242,27 @@ def task_image(task: TraceTask, cache: Path) -> NDArray[np.uint8]:
 # --------------------------------------------------------------------------- workers
 
 
+@functools.lru_cache(maxsize=1)
+def tracer_version() -> str:
+    """The commit the tracer runs at (``+changes`` when its files differ from it), recorded with every trace."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tracer", "watermark"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+changes" if dirty else "")
+
+
 def run_trace(task: TraceTask, cache: Path) -> dict[str, Any]:
     """Trace one image with the benchmark's key: every payload reported is a false attribution."""
     t = time.perf_counter()
     image = task_image(task, cache)
     made_s = time.perf_counter() - t
     rec: dict[str, Any] = {"id": task.id, "kind": task.kind, "index": task.index, "size": [int(image.shape[1]), int(image.shape[0])],
-                           "image_s": round(made_s, 3)}
+                           "image_s": round(made_s, 3), "tracer": tracer_version()}
     t = time.perf_counter()
     try:
         res = tracer.trace(image, make_key(0), time_limit=TIME_LIMIT)
@@ -502,6 +521,11 @@ def report(traces: list[dict[str, Any]], decodes: list[dict[str, Any]], args: ar
              f"`tracer.trace(image, key)`, default mode (fast rejection, geometry search, search for more marks), "
              f"time limit {TIME_LIMIT:g} s. Kinds: " + "; ".join(f"**{k}**: {d}" for k, (_, d) in KINDS.items()) + ".\n"]
     lines += trace_table(traces)
+    versions: dict[str, int] = {}
+    for r in traces:
+        versions[r.get("tracer", EARLY_TRACER)] = versions.get(r.get("tracer", EARLY_TRACER), 0) + 1
+    lines += ["", "Tracer versions the traces ran at (commit: traces): "
+              + ", ".join(f"{v}: {n}" for v, n in versions.items()) + "."]
     expected = sum(r["bound"] or 0.0 for r in traces)
     lines += ["", f"False attributions (payloads reported): **{sum(len(r['marks']) for r in traces)}** in {len(traces)} traces "
               f"({len(named)} traces named anyone); the traces' own bounds sum to {expected:.2e} expected. "

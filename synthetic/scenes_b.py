@@ -1345,7 +1345,8 @@ def _wall_distractors(rng: np.random.Generator, spec: _Level, layer: _Layer, h_w
                 "whiteboard": (_u(rng, 0.9, 1.8), _u(rng, 0.6, 1.2)),
                 "frame": (_u(rng, 0.3, 0.6), _u(rng, 0.25, 0.5))}[kind]
         ac = _u(rng, a_lo, a_hi)
-        bc = _u(rng, max(b_lo, -1.2), min(b_hi, 0.4)) if b_hi > b_lo else 0.0
+        lo_b, hi_b = max(b_lo, -1.2), min(b_hi, 0.4)  # the band of wall heights a distractor is hung in
+        bc = _u(rng, lo_b, hi_b) if hi_b > lo_b else float(np.clip(0.0, b_lo, b_hi))
         a0, b0 = ac - w / 2, bc - h / 2
         info: dict[str, Any] = {"kind": kind, "centre_m": [ac, bc], "size_m": [w, h]}
 

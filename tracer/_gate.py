@@ -11,6 +11,10 @@ suppressed and the spectrum whitened, the comb score is the mean excess of
 those lines over the local spectrum in noise standard deviations. It is
 measured where a mark would be: over the whole input (a screenshot at any
 scale) and in each clear screen outline, rectified (a photo of a screen).
+The comb says where to look, the key says whether it is ours: at the
+comb's scales a keyed tile-phase peak is read and compared with the peaks
+of decoy keys in the same fold, since record screens (tables, text lines)
+and other hospitals' marks raise every key's peak alike.
 
 Everything is done on a reduced copy (longest side at most
 ``SCREEN_SIDE``): the carrier lives in the tile's level-2 wavelet band
@@ -23,6 +27,7 @@ skips it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -41,18 +46,23 @@ from ._strategies import CLEAR_OUTLINE, axis_aligned
 from ._sync import comb_search, find_screen_quad
 
 
-__all__ = ["Screening", "screen_image", "SCREEN_SIDE", "PEAK_PASS", "COMB_PASS", "COMB_STRONG"]
+__all__ = ["Screening", "screen_image", "keyed_probe", "SCREEN_SIDE", "PEAK_PASS", "COMB_PASS", "COMB_STRONG",
+           "DECOY_MARGIN", "DECOY_KEYS"]
 
 SCREEN_SIDE = 2048
 """The screening works on a copy whose longest side is at most this (integer reduction, area-averaged)."""
 PEAK_PASS = 7.0
-"""A keyed tile-phase peak (robust z, as the search ranks them) this strong passes: unmarked screens reach about 6."""
+"""A keyed tile-phase peak (robust z, as the search ranks them) this strong is checked against the decoy keys (unmarked
+screens at original scale reach about 6, read at a scale their lines fit 8-14; see ``keyed_probe``)."""
 COMB_STRONG = 40.0
-"""A whole-image comb this strong passes without a keyed peak (unmarked record screens reach about 30: their tables
-and text lines are lattices too; marked screenshots score 60-90)."""
+"""A whole-image comb this strong is a mark's lattice, flat and upright (a screenshot): unmarked record screens reach
+about 30 (their tables and text lines are lattices too), marked screenshots 60-90, marked phone photos at most 8. It is
+probed with the key at its scales and their octaves; when none shows the key's peak, the image carries another key's
+mark, and is dismissed saying so."""
 COMB_PASS = 10.0
-"""A faint (non-upright) outline whose comb reaches this passes. Measured on unmarked images: blobs of smooth
-noise photos outlined faintly reach 5-6.6 (a small rectified window's comb is noisy), panels of record screens more."""
+"""A faint (non-upright) outline whose comb reaches this gets a keyed probe at the comb's scale (and passes on its
+comb alone from ``COMB_STRONG``). Measured on unmarked images: blobs of smooth noise photos outlined faintly reach
+5-6.6 (a small rectified window's comb is noisy), panels of record screens 10-35 (UI panels are lattices too)."""
 OUTLINE_SIDE = 768
 """A faint outline is rectified to at most this side for its comb."""
 OUTLINES_SCREENED = 3
@@ -75,8 +85,10 @@ class Screening:
         Why, in a few words.
     scores : dict
         Each measurement by what it looked at: ``peak@scale`` (keyed
-        tile-phase peaks), ``comb`` (the whole image's comb score),
-        ``outline<i>`` (a faint outline's comb score).
+        tile-phase peaks), ``decoy@scale`` (the decoy keys' best peak in
+        the same fold, measured only under a keyed peak of ``PEAK_PASS``),
+        ``comb`` (the whole image's comb score), ``outline<i>`` (a faint
+        outline's comb score) and ``peak@outline<i>``.
     seconds : float
     reduction : int
         The screening copy is the input reduced by this factor per side.
@@ -93,7 +105,8 @@ class Screening:
             "passed": self.passed,
             "reason": self.reason,
             "scores": {k: (round(v, 3) if np.isfinite(v) else None) for k, v in self.scores.items()},
-            "thresholds": {"peak": PEAK_PASS, "comb_strong": COMB_STRONG, "comb_outline": COMB_PASS},
+            "thresholds": {"peak": PEAK_PASS, "decoy_margin": DECOY_MARGIN, "comb_strong": COMB_STRONG,
+                           "comb_outline": COMB_PASS},
             "seconds": round(self.seconds, 4),
             "reduction": self.reduction,
         }
@@ -123,35 +136,65 @@ def _rectified(y: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.
     return cv2.warpPerspective(src, hom, size, flags=cv2.INTER_LINEAR)
 
 
-def keyed_peak(rgb: NDArray[np.uint8], px_per_screen_px: float, keys: list[Key]) -> float:
-    """The strongest keyed tile-phase peak of ``rgb`` read as a screenshot at ``px_per_screen_px``, in its centre.
+def _fold_window(y: NDArray[np.float32], px_per_screen_px: tuple[float, float]) -> NDArray[np.float64] | None:
+    """The folded tile of ``y``'s centre window read at ``(sx, sy)`` input px per screen px (None: too small).
 
     The search's own evaluation (resample to screen pixels, suppress
-    content, fold, rank in the eight orientations), restricted to a centre
-    window of at most ``PROBE_SIDE`` screen pixels a side: a mark covers the
-    screen, so the centre holds it, and the statistic keeps the search's
-    calibration (unmarked record screens reach about 6).
+    content, fold), restricted to a centre window of at most ``PROBE_SIDE``
+    screen pixels a side: a mark covers the screen, so the centre holds it.
     """
-    h, w = rgb.shape[:2]
-    side = int(np.ceil(PROBE_SIDE * px_per_screen_px))
-    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    window = luma(rgb[y0 : y0 + side, x0 : x0 + side])  # only the window: the input may be 12 MP
-    size = (int(round(window.shape[1] / px_per_screen_px)), int(round(window.shape[0] / px_per_screen_px)))
+    sx, sy = px_per_screen_px
+    h, w = y.shape[:2]
+    side_x, side_y = int(np.ceil(PROBE_SIDE * sx)), int(np.ceil(PROBE_SIDE * sy))
+    y0, x0 = max(0, (h - side_y) // 2), max(0, (w - side_x) // 2)
+    window = y[y0 : y0 + side_y, x0 : x0 + side_x]
+    size = (int(round(window.shape[1] / sx)), int(round(window.shape[0] / sy)))
     if min(size) < TILE // 2:
-        return -np.inf
-    if abs(px_per_screen_px - 1.0) > 1e-3:
-        interpolation = cv2.INTER_AREA if px_per_screen_px > 1 else cv2.INTER_LINEAR
+        return None
+    if abs(sx - 1.0) > 1e-3 or abs(sy - 1.0) > 1e-3:
+        interpolation = cv2.INTER_AREA if sx * sy > 1 else cv2.INTER_LINEAR
         window = cv2.resize(window, size, interpolation=interpolation)
-    residual, weight = suppress_content(np.ascontiguousarray(window))
+    residual, weight = suppress_content(np.ascontiguousarray(window, dtype=np.float32))
     folded, _ = fold_tiles(residual, weight)
-    ranked = rank_folded(folded, keys, DIHEDRAL)
+    return folded
+
+
+def _peak(folded: NDArray[np.float64], keys: Sequence[Key]) -> float:
+    ranked = rank_folded(folded, list(keys), DIHEDRAL)
     return ranked[0].score if ranked else -np.inf
+
+
+def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], keys: Sequence[Key],
+                scores: dict[str, float], name: str) -> bool:
+    """Does ``y`` read at this scale show a phase peak of one of ``keys`` that no decoy key shows?
+
+    The statistic is the search's (the robust z of the phase energy over
+    the tile, the best of eight orientations). Its null is not the same
+    everywhere: text, tables and interpolation make the energy field
+    heavy-tailed, so an unmarked screen read at a scale its lines fit
+    reaches 8-14, and a screen marked with *another* key about 9, for any
+    key. A mark of ``keys`` lifts only its own key's peak (the decoys reach
+    about half of it, the carrier's key-independent structure). So a peak
+    of ``PEAK_PASS`` is checked against ``DECOY_KEYS`` in the same fold,
+    and passes only ``DECOY_MARGIN`` above the best of them. Records
+    ``peak@name`` (and ``decoy@name`` when the decoys were needed).
+    """
+    folded = _fold_window(y, px_per_screen_px)
+    scores[f"peak@{name}"] = keyed = _peak(folded, keys) if folded is not None else -np.inf
+    if folded is None or keyed < PEAK_PASS:
+        return False
+    scores[f"decoy@{name}"] = decoy = _peak(folded, DECOY_KEYS)
+    return keyed - decoy >= DECOY_MARGIN
 
 
 PROBE_SIDE = 1024
 """Side (screen pixels) of the centre window a keyed probe reads: four by four tiles."""
-
-
+DECOY_MARGIN = 2.0
+"""A keyed peak passes only this far above the decoys' best in the same fold. Measured on the robustness run's
+screenshot channels: unmarked and other-key screens' keyed peak minus the decoys' best at most 0.9; our marks' at
+least 3.6 (the decoys reach 0.43-0.58 of a true peak)."""
+DECOY_KEYS = tuple(Key(hashlib.sha256(b"leaktrace gate decoy %d" % i).digest()) for i in range(3))
+"""Keys no hospital holds (public constants): the null of the keyed probe in each fold."""
 
 
 def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
@@ -168,10 +211,12 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
         Passed, in this order, by: a screen outline that is not an upright
         rectangle, clear or dark (a photo of a screen: the mark there can be
         too faint for any cheap test, so the full search decides); a keyed
-        tile-phase peak of ``PEAK_PASS`` read as a screenshot at original
-        scale or at one of the whole image's comb scales; a whole-image comb
-        of ``COMB_STRONG``; a faint outline whose comb reaches ``COMB_PASS``.
-        Otherwise dismissed.
+        tile-phase peak of ``PEAK_PASS``, ``DECOY_MARGIN`` above the decoy
+        keys' (``keyed_probe``), read as a screenshot at original scale or
+        at one of the whole image's comb scales (and their octaves, for a
+        comb of ``COMB_STRONG``); in a faint outline, a comb of
+        ``COMB_STRONG`` or a keyed peak at the scale of a comb of
+        ``COMB_PASS``. Otherwise dismissed.
     """
     t = time.perf_counter()
     factor = reduction_for(rgb.shape)
@@ -192,20 +237,23 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
     dark = find_screen_quad(small, dark=True)
     if dark is not None and not axis_aligned(dark * factor):
         return verdict(True, "a dark screen outline (a photo of a dark screen)")
-    scores["peak@1"] = keyed_peak(rgb, 1.0, key_list)
-    if scores["peak@1"] >= PEAK_PASS:
+    if keyed_probe(luma(_centre(rgb, PROBE_SIDE)), (1.0, 1.0), key_list, scores, "1"):
         return verdict(True, "a keyed tile-phase peak at original scale")
-    combs = comb_search(y_small, count=COMB_SCALES_PROBED, max_side=COMB_WINDOW)
+    combs = comb_search(y_small, count=COMB_SCALES_PROBED + 1, max_side=COMB_WINDOW)
     scores["comb"] = combs[0][2] if combs else -np.inf
-    if scores["comb"] >= COMB_STRONG:
-        return verdict(True, "a strong carrier comb")
-    for sx, sy, _ in combs:
-        s = float(np.sqrt(sx * sy)) * factor  # input px per screen px
-        if abs(np.log(s)) < 0.02:
-            continue  # original scale: probed already
-        scores[f"peak@{s:.3f}"] = keyed_peak(rgb, s, key_list)
-        if scores[f"peak@{s:.3f}"] >= PEAK_PASS:
-            return verdict(True, "a keyed tile-phase peak at the comb's scale")
+    strong = scores["comb"] >= COMB_STRONG
+    probed: list[tuple[float, float]] = [(1.0, 1.0)]
+    for sx, sy, _ in combs if strong else combs[:COMB_SCALES_PROBED]:
+        # A strong comb is a flat, upright lattice (a screenshot: marked phone photos reach 8), where the keyed probe
+        # is reliable; its best scale can be half the true one (the even harmonics carry most of the comb).
+        for octave in (1.0, 2.0) if strong else (1.0,):
+            scale = (sx * factor * octave, sy * factor * octave)  # input px per screen px
+            if any(abs(np.log(scale[0] / p[0])) < 0.02 and abs(np.log(scale[1] / p[1])) < 0.02 for p in probed):
+                continue
+            probed.append(scale)
+            window = luma(_centre(rgb, int(np.ceil(PROBE_SIDE * max(scale)))))  # only the window: the input may be 12 MP
+            if keyed_probe(window, scale, key_list, scores, f"{np.sqrt(scale[0] * scale[1]):.3f}"):
+                return verdict(True, "a keyed tile-phase peak at the comb's scale")
     for i, c in enumerate(candidates):
         if axis_aligned(c.quad * factor):
             continue  # a panel of a screenshot: the probes above covered it
@@ -214,6 +262,20 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
             continue
         found = comb_search(rect, aspect_range=(0.85, 1.18), count=1, max_side=OUTLINE_SIDE)
         scores[f"outline{i}"] = found[0][2] if found else -np.inf
-        if scores[f"outline{i}"] >= COMB_PASS:
-            return verdict(True, "the carrier comb inside a faint screen outline")
-    return verdict(False, "no sign of the carrier: no screen outline, no keyed peak, no comb")
+        if scores[f"outline{i}"] >= COMB_STRONG:
+            return verdict(True, "a strong carrier comb inside a faint screen outline")
+        if scores[f"outline{i}"] >= COMB_PASS and keyed_probe(rect, found[0][:2], key_list, scores, f"outline{i}"):
+            return verdict(True, "a keyed tile-phase peak inside a faint screen outline")
+    if strong:
+        return verdict(False, "a strong carrier comb but no peak of the key at its scales: another key's mark")
+    if any(name.startswith("decoy@") for name in scores):
+        return verdict(False, "tile-phase peaks for every key alike (text and tables, or another key's mark), "
+                              "none of the key's own")
+    return verdict(False, "no sign of our mark: no screen outline, no carrier comb with the key's peak")
+
+
+def _centre(rgb: NDArray[np.uint8], side: int) -> NDArray[np.uint8]:
+    """The centre ``side`` x ``side`` window of ``rgb`` (all of it along a shorter side)."""
+    h, w = rgb.shape[:2]
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return rgb[y0 : y0 + side, x0 : x0 + side]
