@@ -86,9 +86,18 @@ def unmarked():
 
 @pytest.fixture(scope="module")
 def not_found(unmarked, key):
-    result = tracer.trace(unmarked, key)
-    assert not result.found
+    result = tracer.trace(unmarked, key, thorough=True)  # searched in full: the report counts its hypotheses
+    assert not result.found and result.hypotheses
     return result
+
+
+def test_a_dismissed_image_says_no_geometry_was_searched(unmarked, key):
+    result = tracer.trace(unmarked, key)
+    assert result.dismissed and not result.found
+    page = render_report([ReportEntry(result, unmarked)])
+    assert "Dismissed by the fast rejection" in page and "--thorough" in page
+    assert str(escape(result.screening.reason)) in page
+    assert "This does not prove that the image is unmarked" in page
 
 
 @pytest.fixture(scope="module")
