@@ -183,6 +183,11 @@ def _describe_attribution(att: Attribution) -> str:
 
 
 def _describe(result: TraceResult) -> str:
+    if result.dismissed and result.screening is not None:
+        return (
+            f"{result.source}: no watermark found (dismissed by the fast rejection in {result.screening.seconds:.2f} s: "
+            f"{result.screening.reason}; --thorough searches every geometry). This does not show the image is unmarked."
+        )
     if not result.found or result.payload is None:
         return (
             f"{result.source}: no watermark found (best detection score {result.detection_score:.1f}; "

@@ -36,7 +36,13 @@ def test_traced_image_exits_0_and_names_viewer_and_time(tmp_path, key, payload, 
 def test_unmarked_image_exits_1(tmp_path, key, payload, capsys):
     key_path, _, unmarked = _files(tmp_path, key, payload)
     assert main([str(unmarked), "--key-file", str(key_path)]) == 1
-    assert "no watermark found" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no watermark found" in out and "This does not show the image is unmarked" in out
+    # an unmarked record screen is dismissed by the fast rejection, and the line says so and how to search it in full
+    assert "dismissed by the fast rejection" in out and "--thorough" in out
+    assert main([str(unmarked), "--key-file", str(key_path), "--thorough"]) == 1
+    out = capsys.readouterr().out
+    assert "no watermark found" in out and "geometries tried" in out and "dismissed" not in out
 
 
 def test_json_lists_every_image_and_exits_1_when_any_is_unmarked(tmp_path, key, payload, capsys):
