@@ -22,9 +22,11 @@ from ._key import Key
 from ._pattern import (
     BAND,
     TILE,
+    band_correlation,
     band_noise_coefficients,
     band_to_slots,
     bit_band_patterns,
+    shifted_bands,
     slot_layout,
     tile_to_band,
 )
@@ -234,8 +236,9 @@ def soft_bits_at(folded: NDArray[np.floating], key: Key, shifts: list[tuple[int,
     Shift ``(dy, dx)`` reads the tile as ``np.roll(folded, (-dy, -dx))``: band
     shift ``(ty, tx)`` of :func:`bit_correlations` is pixel shift ``(4 ty, 4 tx)``.
     """
-    stack = np.stack([np.roll(folded, (-dy, -dx), axis=(0, 1)) for dy, dx in shifts])
-    return tile_soft_bits(stack, key)
+    if not shifts:
+        return np.zeros((0, CHANNEL_BITS))
+    return _bit_sums(band_to_slots(shifted_bands(band_correlation(folded), shifts)), key)
 
 
 def tile_soft_bits(tiles: NDArray[np.floating], key: Key) -> NDArray[np.float64]:
@@ -283,13 +286,13 @@ def decode_at(folded: NDArray[np.floating], key: Key, candidate: PhaseCandidate)
     # Hill-climb the pixel phase around the band-grid peak (the energy is
     # smooth at this scale): 3x3 steps, at most FINE_RADIUS pixels away.
     evaluated: dict[tuple[int, int], tuple[float, NDArray[np.float64], NDArray[np.float64]]] = {}
+    correlation = band_correlation(folded)
     center = (0, 0)
     while True:
         todo = [(center[0] + a, center[1] + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
         todo = [d for d in todo if d not in evaluated and max(abs(d[0]), abs(d[1])) <= FINE_RADIUS]
         if todo:
-            stack = np.stack([np.roll(folded, (-(4 * candidate.ty + a), -(4 * candidate.tx + b)), axis=(0, 1)) for a, b in todo])
-            bands = tile_to_band(stack)
+            bands = shifted_bands(correlation, [(4 * candidate.ty + a, 4 * candidate.tx + b) for a, b in todo])
             sums = _bit_sums(band_to_slots(bands), key)
             for d, band, soft_d in zip(todo, bands, sums):
                 evaluated[d] = (float(soft_d @ soft_d), band, soft_d)

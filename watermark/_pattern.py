@@ -60,6 +60,8 @@ __all__ = [
     "slot_layout",
     "coefficients_to_tile",
     "tile_to_band",
+    "band_correlation",
+    "shifted_bands",
     "band_to_slots",
     "bit_band_patterns",
     "SlotLayout",
@@ -148,6 +150,36 @@ def band_to_tile(band: NDArray[np.floating]) -> NDArray[np.float64]:
 def tile_to_band(tile: NDArray[np.floating]) -> NDArray[np.float64]:
     """Level-2 approximation band of one or more tiles (..., TILE, TILE) -> (..., BAND, BAND)."""
     return pywt.wavedec2(tile, WAVELET, mode="periodization", level=LEVEL, axes=(-2, -1))[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _band_response_spectrum() -> NDArray[np.complex128]:
+    """conj(rFFT) of the level-2 approximation's response: band[k, l] = sum R[m, n] tile[m + 4k, n + 4l] (cyclic)."""
+    # The periodized transform is linear and separable, and a shift of the tile by 4 px shifts its band by one
+    # sample: one row of the 1-D transform of the identity is the whole response along an axis.
+    r = pywt.wavedec(np.eye(TILE), WAVELET, mode="periodization", level=LEVEL, axis=-1)[0][:, 0]
+    return np.conj(scipy.fft.rfft2(np.outer(r, r)))
+
+
+def band_correlation(tile: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Every pixel shift's level-2 band of a tile at once, (TILE, TILE): see :func:`shifted_bands`.
+
+    One cyclic correlation of the tile with the band's response: the band of
+    ``np.roll(tile, (-dy, -dx), axis=(0, 1))`` is its samples on the 4-px
+    grid offset by ``(dy, dx)``, so a hill-climb over pixel phases costs one
+    FFT pair, not a wavelet transform per shift.
+    """
+    return scipy.fft.irfft2(scipy.fft.rfft2(np.asarray(tile, dtype=np.float64)) * _band_response_spectrum(), s=(TILE, TILE))
+
+
+def shifted_bands(correlation: NDArray[np.float64], shifts: list[tuple[int, int]]) -> NDArray[np.float64]:
+    """``tile_to_band(np.roll(tile, (-dy, -dx), axis=(0, 1)))`` for each ``(dy, dx)``, (n, BAND, BAND).
+
+    ``correlation`` is :func:`band_correlation` of the tile. Equal to the
+    wavelet transform of each shifted tile to rounding (1e-15).
+    """
+    grid = np.arange(BAND) * (TILE // BAND)
+    return np.stack([correlation[np.ix_((grid + dy) % TILE, (grid + dx) % TILE)] for dy, dx in shifts])
 
 
 def band_to_slots(band: NDArray[np.floating]) -> NDArray[np.float64]:

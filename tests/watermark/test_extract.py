@@ -81,3 +81,16 @@ def test_tile_soft_bits_rejects_a_tile_of_the_wrong_size(key):
 
     with pytest.raises(ValueError, match=r"tiles must have shape \(n, 256, 256\), got \(2, 128, 128\)"):
         tile_soft_bits(np.zeros((2, 128, 128)), key)
+
+
+def test_shifted_bands_equal_the_wavelet_band_of_each_shifted_tile() -> None:
+    """The decoder's hill-climb reads every pixel phase from one correlation; it must be the transform it replaces."""
+    from watermark._pattern import band_correlation, shifted_bands, tile_to_band
+
+    rng = np.random.default_rng(7)
+    tile = rng.normal(size=(256, 256))
+    shifts = [(0, 0), (1, -1), (-2, 2), (3, 255), (-300, 7), (128, 64)]
+    expected = np.stack([tile_to_band(np.roll(tile, (-dy, -dx), axis=(0, 1))) for dy, dx in shifts])
+    got = shifted_bands(band_correlation(tile), shifts)
+    assert got.shape == expected.shape == (len(shifts), 64, 64)
+    assert np.abs(got - expected).max() < 1e-12 * np.abs(expected).max()
