@@ -47,7 +47,7 @@ from ._sync import comb_search, find_screen_quad
 
 
 __all__ = ["Screening", "screen_image", "keyed_probe", "SCREEN_SIDE", "PEAK_PASS", "COMB_PASS", "COMB_STRONG",
-           "DECOY_MARGIN", "DECOY_KEYS"]
+           "DECOY_MARGIN", "DECOY_RATIO", "DECOY_KEYS"]
 
 SCREEN_SIDE = 2048
 """The screening works on a copy whose longest side is at most this (integer reduction, area-averaged)."""
@@ -60,8 +60,8 @@ about 30 (their tables and text lines are lattices too), marked screenshots 60-9
 probed with the key at its scales and their octaves; when none shows the key's peak, the image carries another key's
 mark, and is dismissed saying so."""
 COMB_PASS = 10.0
-"""A faint (non-upright) outline whose comb reaches this gets a keyed probe at the comb's scale (and passes on its
-comb alone from ``COMB_STRONG``). Measured on unmarked images: blobs of smooth noise photos outlined faintly reach
+"""A faint (non-upright) outline whose comb reaches this gets a keyed probe at the comb's scale (and its octave from
+``COMB_STRONG``; a strong comb there without the key's peak is another key's mark, as for the whole image). Measured on unmarked images: blobs of smooth noise photos outlined faintly reach
 5-6.6 (a small rectified window's comb is noisy), panels of record screens 10-35 (UI panels are lattices too)."""
 OUTLINE_SIDE = 768
 """A faint outline is rectified to at most this side for its comb."""
@@ -105,7 +105,8 @@ class Screening:
             "passed": self.passed,
             "reason": self.reason,
             "scores": {k: (round(v, 3) if np.isfinite(v) else None) for k, v in self.scores.items()},
-            "thresholds": {"peak": PEAK_PASS, "decoy_margin": DECOY_MARGIN, "comb_strong": COMB_STRONG,
+            "thresholds": {"peak": PEAK_PASS, "decoy_margin": DECOY_MARGIN, "decoy_ratio": DECOY_RATIO,
+                           "comb_strong": COMB_STRONG,
                            "comb_outline": COMB_PASS},
             "seconds": round(self.seconds, 4),
             "reduction": self.reduction,
@@ -176,7 +177,8 @@ def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], k
     key. A mark of ``keys`` lifts only its own key's peak (the decoys reach
     about half of it, the carrier's key-independent structure). So a peak
     of ``PEAK_PASS`` is checked against ``DECOY_KEYS`` in the same fold,
-    and passes only ``DECOY_MARGIN`` above the best of them. Otherwise
+    and passes only ``DECOY_MARGIN`` above the best of them and
+    ``DECOY_RATIO`` times it. Otherwise
     the key's ``decodes`` best peaks are decoded (about 0.1 s each), and
     a payload that passes the keyed check passes. Records ``peak@name``, ``decoy@name``
     when the decoys were needed, ``decoded@name`` and ``mac_checks``.
@@ -189,7 +191,7 @@ def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], k
     scores[f"peak@{name}"] = keyed = ranked[0].score if ranked else -np.inf
     if keyed >= PEAK_PASS:
         scores[f"decoy@{name}"] = decoy = _peak(folded, DECOY_KEYS)
-        if keyed - decoy >= DECOY_MARGIN:
+        if keyed - decoy >= DECOY_MARGIN and keyed >= DECOY_RATIO * decoy:
             return True
     # A weak mark's phase peak can sit in the null (a small or dark screen, heavy JPEG) while its payload still
     # decodes: the keyed check itself is the sharpest test there is, and a decode costs milliseconds.
@@ -204,9 +206,9 @@ def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], k
     return False
 
 
-PROBE_SIDE = 2048
-"""Side (screen pixels) of the centre window a keyed probe reads: up to eight by eight tiles (a 1080p screenshot
-whole; more tiles do not raise the phase peak's z, but they make the soft bits of a weak mark decode)."""
+PROBE_SIDE = 1024
+"""Side (screen pixels) of the centre window a keyed probe reads: four by four tiles (more do not raise the phase
+peak's z: measured at 2048 on the robustness run's screenshots, the same to 0.1, for twice the time)."""
 GATE_DECODES = 2
 """Phase peaks of the key decoded at original scale when they show no clear peak (a weak mark of a screenshot at its
 own resolution: the common leak); at a comb's scale one is, when that comb reaches ``COMB_PASS``. A payload that passes
@@ -216,6 +218,10 @@ DECOY_MARGIN = 2.0
 """A keyed peak passes only this far above the decoys' best in the same fold. Measured on the robustness run's
 screenshot channels: unmarked and other-key screens' keyed peak minus the decoys' best at most 0.9; our marks' at
 least 3.6 (the decoys reach 0.43-0.58 of a true peak)."""
+DECOY_RATIO = 1.4
+"""... and at least this many times it. A mark's decoys see only the carrier's key-independent part, which grows with
+the mark: 0.43-0.58 of its peak (ratio 1.7-2.3). Unmarked, key and decoys are alike, the ratio near 1, and further
+from it in a small fold: 1.33 at most, in a faint outline's rectified window of an unmarked record screen."""
 DECOY_KEYS = tuple(Key(hashlib.sha256(b"leaktrace gate decoy %d" % i).digest()) for i in range(3))
 """Keys no hospital holds (public constants): the null of the keyed probe in each fold."""
 
@@ -237,9 +243,9 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
         tile-phase peak of ``PEAK_PASS``, ``DECOY_MARGIN`` above the decoy
         keys' (``keyed_probe``), read as a screenshot at original scale or
         at one of the whole image's comb scales (and their octaves, for a
-        comb of ``COMB_STRONG``); in a faint outline, a comb of
-        ``COMB_STRONG`` or a keyed peak at the scale of a comb of
-        ``COMB_PASS``. Otherwise dismissed.
+        comb of ``COMB_STRONG``); in a faint outline whose comb reaches
+        ``COMB_PASS``, a keyed peak at its scale (and octave). Otherwise
+        dismissed.
     """
     t = time.perf_counter()
     factor = reduction_for(rgb.shape)
@@ -288,11 +294,17 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
             continue
         found = comb_search(rect, aspect_range=(0.85, 1.18), count=1, max_side=OUTLINE_SIDE)
         scores[f"outline{i}"] = found[0][2] if found else -np.inf
-        if scores[f"outline{i}"] >= COMB_STRONG:
-            return verdict(True, "a strong carrier comb inside a faint screen outline")
-        if scores[f"outline{i}"] >= COMB_PASS and keyed_probe(rect, found[0][:2], key_list, scores, f"outline{i}",
-                                                              decodes=1):
-            return verdict(True, "a keyed tile-phase peak inside a faint screen outline")
+        if scores[f"outline{i}"] < COMB_PASS:
+            continue
+        # As for the whole image: the comb says a lattice is there, the key says whether it is ours.
+        rect_strong = scores[f"outline{i}"] >= COMB_STRONG
+        strong = strong or rect_strong
+        sx, sy = found[0][:2]
+        for octave in (1.0, 2.0) if rect_strong else (1.0,):
+            name = f"outline{i}" + ("" if octave == 1.0 else f"x{octave:g}")
+            if keyed_probe(rect, (sx * octave, sy * octave), key_list, scores, name, decodes=1):
+                return verdict(True, "the key's payload decoded inside a faint screen outline" if f"decoded@{name}" in scores
+                               else "a keyed tile-phase peak inside a faint screen outline")
     if strong:
         return verdict(False, "a strong carrier comb but no peak of the key at its scales: another key's mark")
     if any(name.startswith("decoy@") for name in scores):
