@@ -36,7 +36,6 @@ import argparse  # noqa: E402
 import collections  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
@@ -52,6 +51,7 @@ import tracer  # noqa: E402
 import watermark  # noqa: E402
 from tracer._gate import screen_image  # noqa: E402
 
+from .false_attribution import tracer_version  # noqa: E402
 from .robustness import (  # noqa: E402
     Condition,
     Plan,
@@ -93,15 +93,6 @@ def _leak(condition: Condition, image: np.ndarray, sample: int) -> np.ndarray:
         seed = int(np.random.SeedSequence([B_SEED, B_LEVELS.index(condition.channel), sample]).generate_state(1)[0])
         return photo_leak_b(image, level=condition.channel, seed=seed).image
     return make_leak(condition, image, sample).image
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run_gate_task(task: GateTask) -> dict[str, Any]:
@@ -230,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if i % 20 == 0 or i == len(tasks):
                 print(f"[{time.perf_counter() - t0:7.1f}s] {i}/{len(tasks)}", file=sys.stderr, flush=True)
     header = (f"# The fast rejection on the robustness run's leaks\n\n`python -m benchmarks.gate{' --quick' if args.quick else ''}` "
-              f"at {_git_commit()} ({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
+              f"at {tracer_version()} ({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
               f"{args.workers} workers; wall {(time.perf_counter() - t0) / 60:.1f} min). Every leak of the robustness plan is "
               f"rebuilt (same seeds, screens, payloads), marked and unmarked, and screened by `tracer._gate.screen_image`; "
               f"'traceable' are the leaks `{args.results.name}` (the last full run, before the gate) traced exactly; for "

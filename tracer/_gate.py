@@ -61,8 +61,9 @@ probed with the key at its scales and their octaves; when none shows the key's p
 mark, and is dismissed saying so."""
 COMB_PASS = 10.0
 """A faint (non-upright) outline whose comb reaches this gets a keyed probe at the comb's scale (and its octave from
-``COMB_STRONG``; a strong comb there without the key's peak is another key's mark, as for the whole image). Measured on unmarked images: blobs of smooth noise photos outlined faintly reach
-5-6.6 (a small rectified window's comb is noisy), panels of record screens 10-35 (UI panels are lattices too)."""
+``COMB_STRONG``; a strong comb there without the key's peak is another key's mark, as for the whole image). Measured
+on unmarked images: blobs of smooth noise photos outlined faintly reach 5-6.6 (a small rectified window's comb is
+noisy), panels of record screens 10-35 (UI panels are lattices too)."""
 OUTLINE_SIDE = 768
 """A faint outline is rectified to at most this side for its comb."""
 OUTLINES_SCREENED = 3
@@ -106,8 +107,7 @@ class Screening:
             "reason": self.reason,
             "scores": {k: (round(v, 3) if np.isfinite(v) else None) for k, v in self.scores.items()},
             "thresholds": {"peak": PEAK_PASS, "decoy_margin": DECOY_MARGIN, "decoy_ratio": DECOY_RATIO,
-                           "comb_strong": COMB_STRONG,
-                           "comb_outline": COMB_PASS},
+                           "comb_strong": COMB_STRONG, "comb_outline": COMB_PASS},
             "seconds": round(self.seconds, 4),
             "reduction": self.reduction,
         }
@@ -145,10 +145,7 @@ def _fold_window(y: NDArray[np.float32], px_per_screen_px: tuple[float, float]) 
     screen pixels a side: a mark covers the screen, so the centre holds it.
     """
     sx, sy = px_per_screen_px
-    h, w = y.shape[:2]
-    side_x, side_y = int(np.ceil(PROBE_SIDE * sx)), int(np.ceil(PROBE_SIDE * sy))
-    y0, x0 = max(0, (h - side_y) // 2), max(0, (w - side_x) // 2)
-    window = y[y0 : y0 + side_y, x0 : x0 + side_x]
+    window = _centre(y, int(np.ceil(PROBE_SIDE * sx)), int(np.ceil(PROBE_SIDE * sy)))
     size = (int(round(window.shape[1] / sx)), int(round(window.shape[0] / sy)))
     if min(size) < TILE // 2:
         return None
@@ -166,7 +163,7 @@ def _peak(folded: NDArray[np.float64], keys: Sequence[Key]) -> float:
 
 
 def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], keys: Sequence[Key],
-                scores: dict[str, float], name: str, decodes: int = 1) -> bool:
+                scores: dict[str, float], name: str, decodes: int = 1) -> str | None:
     """Does ``y`` read at this scale show a phase peak of one of ``keys`` that no decoy key shows?
 
     The statistic is the search's (the robust z of the phase energy over
@@ -179,20 +176,21 @@ def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], k
     of ``PEAK_PASS`` is checked against ``DECOY_KEYS`` in the same fold,
     and passes only ``DECOY_MARGIN`` above the best of them and
     ``DECOY_RATIO`` times it. Otherwise
-    the key's ``decodes`` best peaks are decoded (about 0.1 s each), and
-    a payload that passes the keyed check passes. Records ``peak@name``, ``decoy@name``
+    the key's ``decodes`` best peaks are decoded (about 25 ms each), and
+    a payload that passes the keyed check passes. Returns how it passed
+    (words for the verdict) or None. Records ``peak@name``, ``decoy@name``
     when the decoys were needed, ``decoded@name`` and ``mac_checks``.
     """
     folded = _fold_window(y, px_per_screen_px)
     if folded is None:
         scores[f"peak@{name}"] = -np.inf
-        return False
+        return None
     ranked = rank_folded(folded, list(keys), DIHEDRAL)
     scores[f"peak@{name}"] = keyed = ranked[0].score if ranked else -np.inf
     if keyed >= PEAK_PASS:
         scores[f"decoy@{name}"] = decoy = _peak(folded, DECOY_KEYS)
         if keyed - decoy >= DECOY_MARGIN and keyed >= DECOY_RATIO * decoy:
-            return True
+            return "a keyed tile-phase peak"
     # A weak mark's phase peak can sit in the null (a small or dark screen, heavy JPEG) while its payload still
     # decodes: the keyed check itself is the sharpest test there is, and a decode costs milliseconds.
     for candidate in ranked[:decodes]:
@@ -202,8 +200,8 @@ def keyed_probe(y: NDArray[np.float32], px_per_screen_px: tuple[float, float], k
         scores["mac_checks"] = scores.get("mac_checks", 0.0) + checks
         if result.found:
             scores[f"decoded@{name}"] = candidate.score
-            return True
-    return False
+            return "the key's payload decoded"
+    return None
 
 
 PROBE_SIDE = 1024
@@ -266,9 +264,9 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
     dark = find_screen_quad(small, dark=True)
     if dark is not None and not axis_aligned(dark * factor):
         return verdict(True, "a dark screen outline (a photo of a dark screen)")
-    if keyed_probe(luma(_centre(rgb, PROBE_SIDE)), (1.0, 1.0), key_list, scores, "1", decodes=GATE_DECODES):
-        return verdict(True, "the key's payload decoded at original scale" if "decoded@1" in scores
-                       else "a keyed tile-phase peak at original scale")
+    how = keyed_probe(luma(_centre(rgb, PROBE_SIDE, PROBE_SIDE)), (1.0, 1.0), key_list, scores, "1", decodes=GATE_DECODES)
+    if how:
+        return verdict(True, f"{how} at original scale")
     combs = comb_search(y_small, count=COMB_SCALES_PROBED + 1, max_side=COMB_WINDOW)
     scores["comb"] = combs[0][2] if combs else -np.inf
     strong = scores["comb"] >= COMB_STRONG
@@ -281,11 +279,12 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
             if any(abs(np.log(scale[0] / p[0])) < 0.02 and abs(np.log(scale[1] / p[1])) < 0.02 for p in probed):
                 continue
             probed.append(scale)
-            window = luma(_centre(rgb, int(np.ceil(PROBE_SIDE * max(scale)))))  # only the window: the input may be 12 MP
-            name = f"{np.sqrt(scale[0] * scale[1]):.3f}"
-            if keyed_probe(window, scale, key_list, scores, name, decodes=int(comb >= COMB_PASS)):
-                return verdict(True, "the key's payload decoded at the comb's scale" if f"decoded@{name}" in scores
-                               else "a keyed tile-phase peak at the comb's scale")
+            side = int(np.ceil(PROBE_SIDE * max(scale)))
+            window = luma(_centre(rgb, side, side))  # only the window: the input may be 12 MP
+            how = keyed_probe(window, scale, key_list, scores, f"{np.sqrt(scale[0] * scale[1]):.3f}",
+                              decodes=int(comb >= COMB_PASS))
+            if how:
+                return verdict(True, f"{how} at the comb's scale")
     for i, c in enumerate(candidates):
         if axis_aligned(c.quad * factor):
             continue  # a panel of a screenshot: the probes above covered it
@@ -302,9 +301,9 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
         sx, sy = found[0][:2]
         for octave in (1.0, 2.0) if rect_strong else (1.0,):
             name = f"outline{i}" + ("" if octave == 1.0 else f"x{octave:g}")
-            if keyed_probe(rect, (sx * octave, sy * octave), key_list, scores, name, decodes=1):
-                return verdict(True, "the key's payload decoded inside a faint screen outline" if f"decoded@{name}" in scores
-                               else "a keyed tile-phase peak inside a faint screen outline")
+            how = keyed_probe(rect, (sx * octave, sy * octave), key_list, scores, name, decodes=1)
+            if how:
+                return verdict(True, f"{how} inside a faint screen outline")
     if strong:
         return verdict(False, "a strong carrier comb but no peak of the key at its scales: another key's mark")
     if any(name.startswith("decoy@") for name in scores):
@@ -313,8 +312,8 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
     return verdict(False, "no sign of our mark: no screen outline, no carrier comb with the key's peak")
 
 
-def _centre(rgb: NDArray[np.uint8], side: int) -> NDArray[np.uint8]:
-    """The centre ``side`` x ``side`` window of ``rgb`` (all of it along a shorter side)."""
-    h, w = rgb.shape[:2]
-    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return rgb[y0 : y0 + side, x0 : x0 + side]
+def _centre(image: NDArray[Any], side_x: int, side_y: int) -> NDArray[Any]:
+    """The centre ``side_x`` x ``side_y`` window of ``image`` (all of it along a shorter side)."""
+    h, w = image.shape[:2]
+    y0, x0 = max(0, (h - side_y) // 2), max(0, (w - side_x) // 2)
+    return image[y0 : y0 + side_y, x0 : x0 + side_x]
