@@ -95,13 +95,13 @@ from watermark.decoding import (
     CHANNEL_BITS,
     MAC_BITS,
     TILE,
-    bit_correlations,
     decode_soft_bits,
     encode_payload,
     list_codewords,
     slot_layout,
+    oriented_band_spectra,
     soft_bits_at,
-    tile_to_band,
+    spectrum_correlations,
 )
 
 from ._geometry import DIHEDRAL, Geometry, orient
@@ -440,12 +440,14 @@ class _Matcher:
         index = len(self.geometries)
         self.geometries.append((geometry, folded))
         keys = {g.key.fingerprint: g.key for g in self.groups if g.payloads}
-        for o, (turns, mirrored) in enumerate(DIHEDRAL):
+        t = time.perf_counter()
+        spectra = oriented_band_spectra(folded, DIHEDRAL)
+        self.seconds += time.perf_counter() - t
+        for o, spectrum in enumerate(spectra):
             t = time.perf_counter()
-            band = tile_to_band(orient(folded, turns, mirrored))
             shared = {}
             for fingerprint, key in keys.items():
-                corr = bit_correlations(band, key).reshape(CHANNEL_BITS, BAND * BAND)
+                corr = spectrum_correlations(spectrum, key).reshape(CHANNEL_BITS, BAND * BAND)
                 norm = np.sqrt(np.einsum("jt,jt->t", corr, corr, dtype=np.float64)) + 1e-12
                 shared[fingerprint] = (corr, norm.astype(np.float32))
             self.seconds += time.perf_counter() - t

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from watermark.decoding import TILE
+from watermark.decoding import TILE, orient_tile as orient
 
 from ._lens import distortion_maps, undistort_points
 from ._sync import comb_search
@@ -111,12 +111,6 @@ class ScreenLuma:
 def image_corners(width: float, height: float) -> NDArray[np.float64]:
     """Corners (x, y) of a width x height image: TL, TR, BR, BL."""
     return np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
-
-
-def orient(tile: NDArray[np.float64], quarter_turns: int, mirrored: bool) -> NDArray[np.float64]:
-    """Undo a quarter-turn / mirror of the input, applied to a folded tile (or a stack of them: the last two axes)."""
-    t = np.flip(tile, axis=-1) if mirrored else tile
-    return np.ascontiguousarray(np.rot90(t, quarter_turns, axes=(-2, -1)))
 
 
 def _translation(dx: float, dy: float) -> NDArray[np.float64]:

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from watermark import ExtractResult, Key, LeaktraceError
-from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, phase_candidates, suppress_content
+from watermark.decoding import PhaseCandidate, decode_at, fold_tiles, luma, oriented_phase_candidates, suppress_content
 
 from ._geometry import DIHEDRAL, Geometry, orient, screen_luma, unclipped
 from ._locate import ScreenCandidate
@@ -106,10 +106,11 @@ class Found:
 def rank_folded(folded: NDArray[np.float64], keys: list[Key], orientations: list[tuple[int, bool]]) -> list[Candidate]:
     """Phase peaks of a folded tile over keys and orientations, strongest first."""
     out = []
-    for key in keys:
-        for turns, mirrored in orientations:
-            tile = orient(folded, turns, mirrored)
-            for phase in phase_candidates(tile, key, PHASES_PER_ORIENTATION):
+    peaks = oriented_phase_candidates(folded, keys, orientations, PHASES_PER_ORIENTATION)
+    tiles = [orient(folded, turns, mirrored) for turns, mirrored in orientations]
+    for key, per_key in zip(keys, peaks):
+        for (turns, mirrored), tile, phases in zip(orientations, tiles, per_key):
+            for phase in phases:
                 out.append(Candidate(phase.score, key, turns, mirrored, tile, phase))
     out.sort(key=lambda c: c.score, reverse=True)
     return out

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ._errors import ImageError, OptionError, OptionTypeError
 from ._image import as_rgb_uint8
 from ._key import Key
-from ._pattern import N_SLOTS, TILE, bit_band_patterns, coefficients_to_tile, slot_layout
+from ._pattern import N_SLOTS, TILE, bit_band_patterns, conj_bit_band_patterns, coefficients_to_tile, slot_layout
 from ._payload import Payload, encode_payload
 
 __all__ = ["embed", "overlay", "pattern_tile", "DEFAULT_RMS", "WHITE_HEADROOM"]
@@ -113,6 +113,7 @@ def clear_caches(*, key_layouts: bool = True) -> None:
     if key_layouts:
         slot_layout.cache_clear()
         bit_band_patterns.cache_clear()
+        conj_bit_band_patterns.cache_clear()
 
 
 _HEADROOM_LUT = np.minimum(np.arange(256), 255 - WHITE_HEADROOM).astype(np.uint8)

@@ -25,7 +25,8 @@ from ._pattern import (
     band_correlation,
     band_noise_coefficients,
     band_to_slots,
-    bit_band_patterns,
+    conj_bit_band_patterns,
+    oriented_band_spectra,
     shifted_bands,
     slot_layout,
     tile_to_band,
@@ -39,6 +40,8 @@ __all__ = [
     "suppress_content",
     "fold_tiles",
     "phase_candidates",
+    "oriented_phase_candidates",
+    "spectrum_correlations",
     "decode_at",
     "decode_folded",
     "bit_correlations",
@@ -225,9 +228,13 @@ def bit_correlations(band: NDArray[np.floating], key: Key) -> NDArray[np.float32
     band is shifted by ``(ty, tx)`` (a tile shift of 4 pixels per band
     step): one batched FFT correlation with the keyed group patterns.
     """
-    patterns = bit_band_patterns(key)
-    spectrum = scipy.fft.rfft2(np.asarray(band, dtype=np.float32))
-    return scipy.fft.irfft2(spectrum[None] * np.conj(patterns), s=(BAND, BAND), workers=-1).astype(np.float32, copy=False)
+    return spectrum_correlations(scipy.fft.rfft2(np.asarray(band, dtype=np.float32)), key)
+
+
+def spectrum_correlations(spectrum: NDArray[np.complexfloating], key: Key) -> NDArray[np.float32]:
+    """:func:`bit_correlations` of a band given by its rFFT (BAND, BAND//2+1) (see ``oriented_band_spectra``)."""
+    product = np.multiply(np.asarray(spectrum, dtype=np.complex64)[None], conj_bit_band_patterns(key))
+    return scipy.fft.irfft2(product, s=(BAND, BAND), workers=-1, overwrite_x=True).astype(np.float32, copy=False)
 
 
 def soft_bits_at(folded: NDArray[np.floating], key: Key, shifts: list[tuple[int, int]]) -> NDArray[np.float64]:
@@ -274,11 +281,28 @@ def phase_candidates(folded: NDArray[np.floating], key: Key, count: int = N_CAND
     and a chi-square field elsewhere. The score is a robust z-score (median
     and MAD of the field).
     """
-    corr = bit_correlations(tile_to_band(folded), key)
-    energy = np.einsum("jyx,jyx->yx", corr, corr, dtype=np.float64)
-    median = float(np.median(energy))
-    spread = float(np.median(np.abs(energy - median))) * 1.4826 + 1e-12
-    return [PhaseCandidate((float(energy[ty, tx]) - median) / spread, ty, tx) for ty, tx in _local_maxima(energy, count)]
+    return oriented_phase_candidates(folded, [key], [(0, False)], count)[0][0]
+
+
+def oriented_phase_candidates(folded: NDArray[np.floating], keys: list[Key], orientations: list[tuple[int, bool]],
+                              count: int = N_CANDIDATES) -> list[list[list[PhaseCandidate]]]:
+    """:func:`phase_candidates` of each orientation of ``folded`` (``orient_tile``) for each key: ``[key][orientation]``.
+
+    The bands of all orientations come from one FFT of the tile and serve
+    every key (the tracer ranks eight orientations, and a gate several keys).
+    """
+    spectra = oriented_band_spectra(folded, orientations)
+    out = []
+    for key in keys:
+        per_key = []
+        for spectrum in spectra:
+            corr = spectrum_correlations(spectrum, key).reshape(CHANNEL_BITS, BAND * BAND)
+            energy = np.einsum("jt,jt->t", corr, corr).astype(np.float64).reshape(BAND, BAND)
+            median = float(np.median(energy))
+            spread = float(np.median(np.abs(energy - median))) * 1.4826 + 1e-12
+            per_key.append([PhaseCandidate((float(energy[ty, tx]) - median) / spread, ty, tx) for ty, tx in _local_maxima(energy, count)])
+        out.append(per_key)
+    return out
 
 
 def decode_at(folded: NDArray[np.floating], key: Key, candidate: PhaseCandidate) -> tuple[ExtractResult, int]:

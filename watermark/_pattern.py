@@ -43,6 +43,7 @@ FLIP visibility (``benchmarks/results/visibility.md``).
 from __future__ import annotations
 
 import functools
+from typing import TypeVar
 
 import numpy as np
 import pywt
@@ -51,6 +52,8 @@ from numpy.typing import NDArray
 
 from ._key import Key
 from ._payload import CHANNEL_BITS
+
+_Scalar = TypeVar("_Scalar", bound=np.generic)
 
 __all__ = [
     "TILE",
@@ -64,6 +67,9 @@ __all__ = [
     "shifted_bands",
     "band_to_slots",
     "bit_band_patterns",
+    "conj_bit_band_patterns",
+    "orient_tile",
+    "oriented_band_spectra",
     "SlotLayout",
 ]
 
@@ -161,6 +167,55 @@ def _band_response_spectrum() -> NDArray[np.complex128]:
     return np.conj(scipy.fft.rfft2(np.outer(r, r)))
 
 
+def orient_tile(tile: NDArray[_Scalar], quarter_turns: int, mirrored: bool) -> NDArray[_Scalar]:
+    """Undo a quarter-turn / mirror of the input on a folded tile (or a stack: the last two axes): mirror, then turn."""
+    t = np.flip(tile, axis=-1) if mirrored else tile
+    return np.ascontiguousarray(np.rot90(t, quarter_turns, axes=(-2, -1)))
+
+
+@functools.lru_cache(maxsize=8)
+def _orientation_gather(quarter_turns: int, mirrored: bool) -> tuple[NDArray[np.int64], NDArray[np.complex128]]:
+    """Where the band rFFT of an oriented tile reads the tile's full spectrum, and with what weights.
+
+    An oriented tile is ``o(p) = t(A p + c)`` (cyclic) with ``A`` a signed
+    permutation, so its spectrum is ``O(w) = exp(2 pi i (A w).c / TILE) T(A w)``.
+    Its band is its correlation with the band's response sampled on the 4-px
+    grid, whose spectrum is the 16 aliases of ``O(w) conj(R(w))``, over 16.
+    Returns the flat indices into the tile's full spectrum (16, BAND, BAND//2+1)
+    and the weights (phase, response and 1/16 in one).
+    """
+    grid = np.indices((TILE, TILE))
+    src = orient_tile(grid, quarter_turns, mirrored)  # source (row, col) of each output pixel
+    c = src[:, 0, 0]
+    a = np.stack([(src[:, 1, 0] - c + 1) % TILE - 1, (src[:, 0, 1] - c + 1) % TILE - 1], axis=1)  # columns: d/drow, d/dcol
+    step = TILE // BAND
+    k = np.arange(BAND)[:, None] + BAND * np.arange(step)[:, None, None]  # (step, BAND, 1): row frequencies with aliases
+    l = np.arange(BAND // 2 + 1)[None, :] + BAND * np.arange(step)[:, None, None]  # (step, 1, BAND//2+1)
+    wy = np.broadcast_to(k[:, None], (step, step, BAND, BAND // 2 + 1)).reshape(-1, BAND, BAND // 2 + 1)
+    wx = np.broadcast_to(l[None, :], (step, step, BAND, BAND // 2 + 1)).reshape(-1, BAND, BAND // 2 + 1)
+    sy = (a[0, 0] * wy + a[0, 1] * wx) % TILE  # A w
+    sx = (a[1, 0] * wy + a[1, 1] * wx) % TILE
+    phase = np.exp(2j * np.pi * (sy * c[0] + sx * c[1]) / TILE)
+    r = pywt.wavedec(np.eye(TILE), WAVELET, mode="periodization", level=LEVEL, axis=-1)[0][:, 0]
+    response = np.conj(np.fft.fft2(np.outer(r, r)))[wy % TILE, wx % TILE]
+    return (sy * TILE + sx).ravel(), phase * response / step**2
+
+
+def oriented_band_spectra(tile: NDArray[np.floating], orientations: list[tuple[int, bool]]) -> NDArray[np.complex64]:
+    """``rfft2(tile_to_band(orient_tile(tile, *o)))`` for each orientation, (n, BAND, BAND//2+1), from one FFT of the tile.
+
+    Equal to the wavelet route to float32 rounding: the tile-phase search
+    ranks eight orientations of a fold for several keys, and the band
+    transforms were a fifth of it.
+    """
+    spectrum = np.fft.fft2(np.asarray(tile, dtype=np.float64)).ravel()
+    out = np.empty((len(orientations), BAND, BAND // 2 + 1), dtype=np.complex64)
+    for i, (turns, mirrored) in enumerate(orientations):
+        index, weight = _orientation_gather(turns % 4, bool(mirrored))
+        out[i] = (spectrum[index].reshape(weight.shape) * weight).sum(axis=0)
+    return out
+
+
 def band_correlation(tile: NDArray[np.floating]) -> NDArray[np.float64]:
     """Every pixel shift's level-2 band of a tile at once, (TILE, TILE): see :func:`shifted_bands`.
 
@@ -209,3 +264,9 @@ def bit_band_patterns(key: Key) -> NDArray[np.complex64]:
     coeffs[layout.slot_bit, _BY, _BX, _SU, _SV] = layout.sign
     bands = _blocks_to_band(coeffs)
     return scipy.fft.rfft2(bands).astype(np.complex64)
+
+
+@functools.lru_cache(maxsize=16)
+def conj_bit_band_patterns(key: Key) -> NDArray[np.complex64]:
+    """``conj(bit_band_patterns(key))``, cached: every tile-phase search multiplies by it."""
+    return np.conj(bit_band_patterns(key))

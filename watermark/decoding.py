@@ -48,14 +48,16 @@ from ._extract import (
     decode_at,
     decode_folded,
     fold_tiles,
+    oriented_phase_candidates,
     phase_candidates,
     soft_bits_at,
+    spectrum_correlations,
     suppress_content,
     tile_soft_bits,
 )
 from ._image import luma
 from ._payload import CHANNEL_BITS, MAC_BITS, MAX_MAC_CHECKS_PER_DECODE, DecodeOutcome, decode_soft_bits, decode_soft_bits_batch, encode_payload, list_codewords
-from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, slot_layout, tile_to_band
+from ._pattern import BAND, N_SLOTS, TILE, coefficients_to_tile, orient_tile, oriented_band_spectra, slot_layout, tile_to_band
 
 __all__ = [
     "BAND",
@@ -76,9 +78,13 @@ __all__ = [
     "fold_tiles",
     "list_codewords",
     "luma",
+    "orient_tile",
+    "oriented_band_spectra",
+    "oriented_phase_candidates",
     "phase_candidates",
     "slot_layout",
     "soft_bits_at",
+    "spectrum_correlations",
     "suppress_content",
     "tile_soft_bits",
     "tile_to_band",
