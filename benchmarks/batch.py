@@ -32,7 +32,7 @@ from PIL import Image
 
 import synthetic
 import watermark
-from tracer._batch import iter_items, read_done, scan, scan_dask
+from tracer import iter_items, read_done, scan, scan_dask
 
 KINDS = ("natural-12mp", "screenshot-1080p", "screenshot-jpeg", "phone-photo-unmarked")
 KIND_WEIGHTS = (0.50, 0.15, 0.25, 0.10)

@@ -249,58 +249,6 @@ def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: 
         writer.close()
 
 
-try:  # the optional 'dask' extra
-    from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
-except ImportError:  # pragma: no cover - without Dask, scan_dask says so
-    _PluginBase = object  # type: ignore[assignment,misc]
-
-
-class _KeysPlugin(_PluginBase):
-    """A Dask worker plugin holding the keys: shipped once per worker, never with a task."""
-
-    name = "leaktrace-keys"
-
-    def __init__(self, keys: list[Key]) -> None:
-        self.keys = keys
-
-    def setup(self, worker: Any) -> None:
-        worker.leaktrace_keys = self.keys
-        worker.leaktrace_malloc_restored = restore_malloc_thresholds()
-
-
-def restore_malloc_thresholds() -> bool:
-    """Undo a fixed ``MALLOC_TRIM_THRESHOLD_`` in this process (glibc): the trace runs twice as fast again.
-
-    A Dask nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``
-    (``distributed.nanny.pre-spawn-environ``). Setting any glibc malloc
-    threshold switches off its dynamic mmap threshold, so every array over
-    128 KiB is a fresh ``mmap`` whose pages fault in zeroed on first touch:
-    a trace's many short-lived full-frame arrays then cost about 2x in all
-    and 10x in the elementwise resampling (measured: 1080p screenshots
-    2.3 s per image on a Dask worker against 1.2 s in a pool worker).
-    The thresholds are set to where glibc's dynamic rule settles (mmap
-    above 32 MiB, trim above 64 MiB), which bounds the heap a worker keeps.
-    Returns whether it changed anything (False: the variable is unset, or
-    not glibc).
-    """
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, musl): its allocator ignores the variable
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 64 << 20))
-
-
-def _scan_on_dask_worker(item: ScanItem, options: dict[str, Any]) -> dict[str, Any]:
-    from distributed import get_worker
-
-    return scan_item(item, get_worker().leaktrace_keys, **options)  # type: ignore[attr-defined]
-
-
 def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, out: Path | None = None,
               thorough: bool = False, time_limit: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
               max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None, in_flight: int | None = None) -> list[dict[str, Any]]:
@@ -314,7 +262,9 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
     """
     from distributed import as_completed
 
-    client.register_plugin(_KeysPlugin(list(keys)))
+    from ._dask import KeysPlugin, scan_on_worker
+
+    client.register_plugin(KeysPlugin(list(keys)))
     done = read_done(out) if out is not None else {}
     options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     limit = in_flight or 4 * max(1, sum(client.nthreads().values()))
@@ -323,7 +273,7 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
     try:
         futures = as_completed()
         for item in todo:
-            futures.add(client.submit(_scan_on_dask_worker, item, options, key=f"scan-{item.id}-{time.time_ns()}", pure=False))
+            futures.add(client.submit(scan_on_worker, item, options, key=f"scan-{item.id}-{time.time_ns()}", pure=False))
             if futures.count() >= limit:
                 writer.write(next(futures).result())
         for future in futures:

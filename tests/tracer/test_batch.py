@@ -17,7 +17,7 @@ import synthetic
 import tracer
 import watermark
 from tracer import cli
-from tracer._batch import ScanItem, iter_items, read_done, scan, scan_item
+from tracer import ScanItem, iter_items, read_done, scan, scan_item
 from tracer._gate import DECOY_MARGIN, screen_image
 
 WHEN = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
@@ -189,7 +189,7 @@ def test_cli_batch_summary_and_exit_status(folder: Path, tmp_path: Path, key: wa
 
 def test_dask_local_cluster_scan(folder: Path, key: watermark.Key, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    from tracer._batch import scan_dask
+    from tracer import scan_dask
 
     out = tmp_path / "dask.jsonl"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
