@@ -88,6 +88,8 @@ class Marker:
     name: str
     fn: Callable[[RGBImage], RGBImage]
     note: str = ""
+    reference: Callable[[RGBImage], RGBImage] | None = None
+    """What the viewer would see without the mark (default: the image itself): a layer's uniform tone change is not the mark."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,49 @@ def _identity(image: RGBImage) -> RGBImage:
     return image.copy()
 
 
+def _composite(image: RGBImage, layer: NDArray[np.uint8]) -> RGBImage:
+    """A browser's source-over of an RGBA layer on the image, in 8 bits."""
+    alpha = layer[:, :, 3:].astype(np.float64) / 255.0
+    return np.rint(alpha * layer[:, :, :3] + (1.0 - alpha) * image).astype(np.uint8)
+
+
+def _overlay_layer(image: RGBImage) -> NDArray[np.uint8]:
+    return watermark.overlay(PAYLOAD, KEY, size=(image.shape[1], image.shape[0]))
+
+
+def _overlay(image: RGBImage) -> RGBImage:
+    return _composite(image, _overlay_layer(image))
+
+
+def _overlay_tone(image: RGBImage) -> RGBImage:
+    """The overlay's layer with the pattern left out (every pixel at the middle level): its tone change alone."""
+    half, greys = watermark.overlay_levels()
+    flat = _overlay_layer(image)
+    flat[:, :, :3] = greys[half]
+    return _composite(image, flat)
+
+
+DARKEN_HEADROOM = 3
+"""The first overlay's headroom at strength 1 (levels): black with alpha ``3 - pattern``, darken only."""
+
+
+def _darken_layer(image: RGBImage, pattern: bool = True) -> NDArray[np.uint8]:
+    h, w = image.shape[:2]
+    tile = np.rint(watermark.pattern_tile(PAYLOAD, KEY)) if pattern else np.zeros((watermark.decoding.TILE,) * 2)
+    alpha = np.tile(np.clip(DARKEN_HEADROOM - tile, 0, 255), (-(-h // tile.shape[0]), -(-w // tile.shape[1])))[:h, :w]
+    layer = np.zeros((h, w, 4), np.uint8)
+    layer[:, :, 3] = alpha
+    return layer
+
+
+def _darken_overlay(image: RGBImage) -> RGBImage:
+    return _composite(image, _darken_layer(image))
+
+
+def _darken_tone(image: RGBImage) -> RGBImage:
+    return _composite(image, _darken_layer(image, pattern=False))
+
+
 MARKERS: list[Marker] = [
     Marker("embed-1.0", _Embed(1.0), "watermark.embed, strength 1.0 (today's default)"),
     Marker("embed-0.7", _Embed(0.7), "watermark.embed, strength 0.7"),
@@ -114,6 +159,10 @@ MARKERS: list[Marker] = [
 
 REFERENCE_MARKERS: list[Marker] = [
     Marker("identity", _identity, "no mark (sanity check: FLIP 0, PSNR inf)"),
+    Marker("overlay-1.0", _overlay, "watermark.overlay composited over the screen (source-over, 8 bits), against the page "
+           "under the same layer without the pattern", reference=_overlay_tone),
+    Marker("overlay-darken-1.0", _darken_overlay, "the first, darken-only overlay (black, alpha 3 - pattern), against the "
+           "page under its flat layer", reference=_darken_tone),
 ]
 """Markers that can be selected by name but are not run by default."""
 
@@ -383,7 +432,8 @@ def run(markers: Sequence[Marker], kinds: Sequence[str], seeds: Sequence[int], *
         for marker in markers:
             t0 = time.perf_counter()
             marked = np.asarray(marker.fn(sample.image))
-            m, error = measure(sample.image, marked, kind=sample.kind, label=sample.label,
+            reference = sample.image if marker.reference is None else marker.reference(sample.image)
+            m, error = measure(reference, marked, kind=sample.kind, label=sample.label,
                                marker=marker.name, flip=flip, ppds=ppds,
                                keep_map=keep if is_crop else None)
             results.append(m)

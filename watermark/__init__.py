@@ -8,7 +8,7 @@ True
 from __future__ import annotations
 
 from . import decoding
-from ._embed import DEFAULT_RMS, clear_caches, embed, overlay, pattern_tile
+from ._embed import DEFAULT_RMS, clear_caches, embed, overlay, overlay_levels, pattern_tile
 from ._errors import (
     ImageError,
     ImageLoadError,
@@ -67,6 +67,7 @@ __all__ = [
     "extract",
     "load_image",
     "overlay",
+    "overlay_levels",
     "pattern_tile",
     "visible_mark",
     "visible_mark_css",

@@ -15,7 +15,7 @@ from ._key import Key
 from ._pattern import N_SLOTS, TILE, bit_band_patterns, conj_bit_band_patterns, coefficients_to_tile, slot_layout
 from ._payload import Payload, encode_payload
 
-__all__ = ["embed", "overlay", "pattern_tile", "DEFAULT_RMS", "WHITE_HEADROOM"]
+__all__ = ["embed", "overlay", "overlay_levels", "pattern_tile", "DEFAULT_RMS", "WHITE_HEADROOM"]
 
 DEFAULT_RMS = 1.44
 """Luma RMS of the pattern at ``strength=1`` (8-bit levels), before rounding and clipping.
@@ -34,9 +34,6 @@ DARK_LEVEL = 24
 
 DARK_GAIN = 1.0 / 3.0
 """Pattern gain on near-black pixels."""
-
-OVERLAY_HEADROOM = 1.5
-"""The overlay can only darken; it lowers white by this many pattern RMS to make room."""
 
 PEAK_FACTOR = 2.5
 """Pattern values are limited to this many RMS."""
@@ -205,25 +202,44 @@ def overlay(payload: Payload, key: Key, *, size: tuple[int, int], strength: floa
     Returns
     -------
     ndarray of uint8, shape (height, width, 4)
-        Black with a per-pixel alpha. Composited (``out = (1 - a) * bg``) over
-        white, it gives ``255 - h + min(d, h)`` with ``h`` about 1.5 pattern
-        RMS (2 levels at strength 1): the pattern ``d``, darken only, its
-        largest + excursions clipped. Over a background of level ``bg`` the pattern
-        is scaled by ``bg / 255``; over black text it vanishes, which costs
-        nothing because the decoder ignores text strokes.
+        Grey (R = G = B = ``c``) with one alpha ``a`` everywhere, ``a = 2h``
+        and ``a * c / 255 = h + d`` for the pattern ``d`` (integer levels,
+        ``|d| <= h``, ``h`` = ``PEAK_FACTOR`` pattern RMS rounded up: 4
+        levels at strength 1). Composited (``out = (1 - a) * bg + a * c``) over
+        a background of any level ``bg`` it gives
+        ``bg * (1 - 2h / 255) + h + d``: the whole pattern, both signs, on
+        white, black and everything between.
 
     Raises
     ------
     ImageError
         If ``size`` is not two ints of at least 256.
 
+    Notes
+    -----
+    A layer composited with source-over can only pull each pixel towards
+    its own colour, so no layer adds ``d`` to every background: white with
+    alpha ``a_w`` adds ``a_w (255 - bg)`` and black with alpha ``a_b``
+    subtracts ``a_b bg``. Their sum is ``255 a_w - (a_w + a_b) bg``; with
+    ``255 a_w = h + d`` and ``a_w + a_b = 2h / 255`` the pattern term no
+    longer depends on ``bg`` and what is left is a uniform contrast of
+    ``1 - 2h / 255`` (97 % at strength 1) lifted by ``h`` levels, which
+    nobody sees as a mark. One grey pixel of alpha ``a_w + a_b`` and colour
+    ``255 a_w / (a_w + a_b)`` is that pair. A darken-only layer (black with
+    alpha, the first design) scales the pattern by ``bg / 255``: full on
+    white, an eighth on a dark theme's background, where phone photos then
+    lost it. Unlike :func:`embed`, the layer does not know the content, so
+    near-black pixels carry the full pattern (around ``h`` levels) rather
+    than ``DARK_GAIN`` of it.
+
     Examples
     --------
     >>> from datetime import datetime, timezone
     >>> key = Key(bytes(range(32)))
     >>> p = Payload(viewer_id=7, timestamp=datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc))
-    >>> overlay(p, key, size=(640, 480)).shape
-    (480, 640, 4)
+    >>> layer = overlay(p, key, size=(640, 480))
+    >>> layer.shape, np.unique(layer[:, :, 3]).tolist()
+    ((480, 640, 4), [8])
     """
     strength = _check_strength(strength)
     try:
@@ -232,13 +248,27 @@ def overlay(payload: Payload, key: Key, *, size: tuple[int, int], strength: floa
         raise ImageError(f"size must be (width, height), got {size!r}") from None
     if width < TILE or height < TILE:
         raise ImageError(f"overlay size must be at least {TILE}x{TILE}, got {width}x{height}")
-    tile = _integer_tile(payload, key, strength)
-    # Darken-only: lower everything by ``headroom`` and let the rare larger +
-    # excursions clip (the trade embed() makes on white, see its Notes).
-    headroom = int(np.ceil(OVERLAY_HEADROOM * DEFAULT_RMS * strength))
-    alpha_tile = np.clip(headroom - tile, 0, 255).astype(np.uint8)
-    alpha = np.tile(alpha_tile, (-(-height // TILE), -(-width // TILE)))[:height, :width]
-    out = np.zeros((height, width, 4), np.uint8)
-    out[:, :, 3] = alpha
+    half, greys = overlay_levels(strength)
+    tile = greys[np.clip(_integer_tile(payload, key, strength), -half, half) + half]
+    grey = np.tile(tile, (-(-height // TILE), -(-width // TILE)))[:height, :width]
+    out = np.empty((height, width, 4), np.uint8)
+    out[:, :, :3] = grey[:, :, None]
+    out[:, :, 3] = 2 * half
     return out
+
+
+def overlay_levels(strength: float = 1.0) -> tuple[int, NDArray[np.uint8]]:
+    """The overlay's half range ``h`` and its grey for each level: (h, greys of shape (2h + 1,)).
+
+    A pixel carrying pattern level ``d`` (``-h..h``) is ``greys[h + d]`` at
+    alpha ``2h``; ``round(greys[i] * 2h / 255) == i``, so a compositor that
+    premultiplies in 8 bits adds exactly ``i`` levels (see :func:`overlay`).
+
+    >>> h, greys = overlay_levels()
+    >>> h, greys.tolist()
+    (4, [0, 32, 64, 96, 128, 159, 191, 223, 255])
+    """
+    half = int(np.ceil(PEAK_FACTOR * DEFAULT_RMS * _check_strength(strength) - 1e-9))
+    greys = np.rint(np.arange(2 * half + 1) * (255.0 / (2 * half))).astype(np.uint8)
+    return half, greys
 

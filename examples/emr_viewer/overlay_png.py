@@ -1,10 +1,11 @@
 """The browser overlay as PNG bytes, fast, and a per-(viewer, minute, size) cache.
 
-``watermark.overlay`` returns black RGBA with a small per-pixel alpha
-(0..7 at strength 1). Written as a generic RGBA PNG at 1920x1080 that takes
-about 60 ms to compress; written as an *indexed* PNG whose palette is black
-and whose ``tRNS`` chunk gives palette index ``i`` the alpha ``i``, it is one
-byte (or half a byte) per pixel, and because every row repeats with the
+``watermark.overlay`` returns grey RGBA of one small alpha whose grey takes
+a few values (9 levels at strength 1, ``watermark.overlay_levels``). Written
+as a generic RGBA PNG at 1920x1080 that takes about 60 ms to compress;
+written as an *indexed* PNG whose palette holds those greys and whose
+``tRNS`` chunk gives every entry the layer's alpha, it is half a byte (or
+one byte) per pixel, and because every row repeats with the
 256-pixel tile period, deflate finds the repeats at level 1: about 6-10 ms
 and 60-120 kB for a 1080p screen. The overlay also repeats every 256 rows,
 so only one band of 256 rows is synthesised and packed. The file has no ``gAMA``, ``cHRM``,
@@ -35,16 +36,16 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _indexed_png(alpha_rows: NDArray[np.uint8], height: int, level: int) -> bytes:
-    """An indexed PNG (black palette, alpha = index) whose row ``y`` is ``alpha_rows[y % len(alpha_rows)]``."""
-    period, width = alpha_rows.shape
-    levels = int(alpha_rows.max()) + 1
+def _indexed_png(index_rows: NDArray[np.uint8], height: int, palette: NDArray[np.uint8], alpha: int, level: int) -> bytes:
+    """An indexed PNG (grey ``palette``, every entry at ``alpha``) whose row ``y`` is ``index_rows[y % len(index_rows)]``."""
+    period, width = index_rows.shape
+    levels = len(palette)
     if levels <= 16:
         depth = 4
-        padded = alpha_rows if width % 2 == 0 else np.pad(alpha_rows, ((0, 0), (0, 1)))
+        padded = index_rows if width % 2 == 0 else np.pad(index_rows, ((0, 0), (0, 1)))
         packed: NDArray[np.uint8] = ((padded[:, 0::2] << 4) | padded[:, 1::2]).astype(np.uint8)
     else:
-        depth, packed = 8, alpha_rows
+        depth, packed = 8, index_rows
     band = np.zeros((period, packed.shape[1] + 1), np.uint8)  # filter byte 0 (None) per row
     band[:, 1:] = packed
     raw = np.tile(band, (-(-height // period), 1))[:height]
@@ -52,20 +53,35 @@ def _indexed_png(alpha_rows: NDArray[np.uint8], height: int, level: int) -> byte
     return b"".join((
         _PNG_SIGNATURE,
         _chunk(b"IHDR", header),
-        _chunk(b"PLTE", bytes(3 * levels)),
-        _chunk(b"tRNS", bytes(range(levels))),
+        _chunk(b"PLTE", np.repeat(palette, 3).tobytes()),
+        _chunk(b"tRNS", bytes([alpha]) * levels),
         _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)),
         _chunk(b"IEND", b""),
     ))
 
 
+def _palette_indices(layer: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], int]:
+    """(palette indices, grey palette, alpha) of an overlay layer; ValueError if it is not one."""
+    alpha = int(layer[0, 0, 3])
+    if alpha == 0 or alpha % 2 or (layer[:, :, 3] != alpha).any():
+        raise ValueError("layer must have one even, non-zero alpha everywhere (as watermark.overlay makes it)")
+    grey = layer[:, :, 0]
+    if (layer[:, :, 1] != grey).any() or (layer[:, :, 2] != grey).any():
+        raise ValueError("layer must be grey (R = G = B)")
+    palette = np.rint(np.arange(alpha + 1) * (255.0 / alpha)).astype(np.uint8)
+    index = np.rint(grey.astype(np.float32) * (alpha / 255.0)).astype(np.uint8)
+    if (palette[index] != grey).any():
+        raise ValueError(f"layer greys must be the overlay's {alpha + 1} levels for alpha {alpha}")
+    return index, palette, alpha
+
+
 def encode_overlay_png(layer: NDArray[np.uint8], *, level: int = 1) -> bytes:
-    """Encode a black RGBA overlay (as from ``watermark.overlay``) as an indexed PNG.
+    """Encode an overlay layer (as from ``watermark.overlay``) as an indexed PNG.
 
     Parameters
     ----------
     layer : ndarray of uint8, shape (H, W, 4)
-        RGB must be all zero (black); only alpha varies.
+        Grey (R = G = B) on the overlay's levels, one even alpha everywhere.
     level : int, keyword-only
         zlib level, 0..9.
 
@@ -77,13 +93,12 @@ def encode_overlay_png(layer: NDArray[np.uint8], *, level: int = 1) -> bytes:
     Raises
     ------
     ValueError
-        If ``layer`` is not black RGBA uint8.
+        If ``layer`` is not such a layer.
     """
     if not (isinstance(layer, np.ndarray) and layer.dtype == np.uint8 and layer.ndim == 3 and layer.shape[2] == 4):
         raise ValueError(f"layer must be HxWx4 uint8 RGBA, got {getattr(layer, 'shape', type(layer).__name__)}")
-    if layer[:, :, :3].any():
-        raise ValueError("layer must be black (RGB all zero); only alpha may vary")
-    return _indexed_png(layer[:, :, 3], layer.shape[0], level)
+    index, palette, alpha = _palette_indices(layer)
+    return _indexed_png(index, layer.shape[0], palette, alpha, level)
 
 
 def overlay_png(payload: watermark.Payload, key: watermark.Key, *, size: tuple[int, int], level: int = 1) -> bytes:
@@ -95,7 +110,8 @@ def overlay_png(payload: watermark.Payload, key: watermark.Key, *, size: tuple[i
     """
     width, height = size
     band = watermark.overlay(payload, key, size=(width, min(height, TILE)))
-    return _indexed_png(band[:, :, 3], height, level)
+    index, palette, alpha = _palette_indices(band)
+    return _indexed_png(index, height, palette, alpha, level)
 
 
 class OverlayCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -155,11 +156,18 @@ def test_export_png_is_stamped_with_both_marks_and_recorded(app, ledger_path, vi
     assert ((screen.astype(int) - image.astype(int)).max(axis=2) > 12).mean() > 0.02
 
 
-def test_encode_overlay_png_rejects_non_black_layers():
-    layer = np.zeros((256, 256, 4), np.uint8)
-    layer[0, 0, 0] = 1
-    with pytest.raises(ValueError, match="must be black"):
-        encode_overlay_png(layer)
+def test_encode_overlay_png_round_trips_and_rejects_what_is_not_an_overlay(viewer_key):
+    payload = watermark.Payload(viewer_id=4821, timestamp=datetime(2026, 12, 3, 9, 40, tzinfo=timezone.utc))
+    for strength in (1.0, 3.0):  # 9 levels (4-bit palette) and 27 (8-bit)
+        layer = watermark.overlay(payload, viewer_key, size=(300, 257), strength=strength)
+        decoded = np.asarray(Image.open(io.BytesIO(encode_overlay_png(layer))).convert("RGBA"))
+        assert np.array_equal(decoded, layer)
+    cases = ((3, 1, "one even, non-zero alpha"), (1, 1, "grey"), (slice(0, 3), 2, "overlay's 9 levels"))
+    for channel, value, message in cases:  # an odd alpha, a green pixel, a grey off the levels
+        bad = watermark.overlay(payload, viewer_key, size=(256, 256)).copy()
+        bad[0, 0, channel] = value
+        with pytest.raises(ValueError, match=message):
+            encode_overlay_png(bad)
 
 
 def test_demo_employees_have_distinct_viewer_ids():

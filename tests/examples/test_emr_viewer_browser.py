@@ -53,10 +53,11 @@ HIDE_ALL_BUT_OVERLAY = """
 """
 
 
-def _new_context(browser: Any, viewer: Any, workstation: str | None = None, viewport=(1280, 720), dpr: float = 1.0):
+def _new_context(browser: Any, viewer: Any, workstation: str | None = None, viewport=(1280, 720), dpr: float = 1.0,
+                 color_scheme: str = "light"):
     headers = {"X-Leaktrace-Workstation": viewer.workstation_tokens[workstation]} if workstation else {}
     return browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=dpr,
-                               extra_http_headers=headers)
+                               extra_http_headers=headers, color_scheme=color_scheme)
 
 
 def _log_in(page: Any, viewer: Any, username: str) -> None:
@@ -67,8 +68,9 @@ def _log_in(page: Any, viewer: Any, username: str) -> None:
     page.wait_for_url("**/patients")
 
 
-def _open_record(browser: Any, viewer: Any, username: str, workstation: str, viewport, dpr: float, mrn: str):
-    context = _new_context(browser, viewer, workstation, viewport, dpr)
+def _open_record(browser: Any, viewer: Any, username: str, workstation: str, viewport, dpr: float, mrn: str,
+                 color_scheme: str = "light"):
+    context = _new_context(browser, viewer, workstation, viewport, dpr, color_scheme)
     page = context.new_page()
     _log_in(page, viewer, username)
     page.click(f"a[href='/patients/{mrn}']")
@@ -125,6 +127,13 @@ def test_screenshot_traces_to_employee_and_ledger_names_record_and_workstation(
     assert f"MRN {mrn}" in text and workstation in text and f"(viewer {viewer_id})" in text
 
 
+def _overlay_over_white(view: Any, key: watermark.Key, shot: np.ndarray) -> np.ndarray:
+    """The view's overlay at the screenshot's size composited (source-over) on white, as integers (H, W, 3)."""
+    layer = watermark.overlay(view.payload, key, size=(shot.shape[1], shot.shape[0])).astype(np.float64)
+    alpha = layer[:, :, 3:] / 255
+    return np.rint(alpha * layer[:, :, :3] + (1 - alpha) * 255).astype(int)
+
+
 @pytest.mark.parametrize("dpr", [1.0, 1.25, 1.5, 2.0])
 def test_overlay_lands_on_device_pixels_exactly(browser, viewer_server, viewer_key, dpr):
     """With everything but the overlay hidden, the screenshot is the overlay over white, pixel for pixel."""
@@ -136,10 +145,7 @@ def test_overlay_lands_on_device_pixels_exactly(browser, viewer_server, viewer_k
         shot = _screenshot(page, f"overlay-only-{dpr:g}")
     finally:
         context.close()
-    height, width = shot.shape[:2]
-    alpha = watermark.overlay(view.payload, viewer_key, size=(width, height))[:, :, 3].astype(int)
-    expected = np.rint(255 * (1 - alpha / 255)).astype(int)
-    diff = np.abs(shot.astype(int) - expected[:, :, None])
+    diff = np.abs(shot.astype(int) - _overlay_over_white(view, viewer_key, shot))
     assert diff.max() <= 1, f"overlay resampled or colour-managed: max error {diff.max()}, {np.mean(diff > 0):.2%} off"
 
 
@@ -189,9 +195,7 @@ def test_overlay_follows_page_zoom_and_a_ratio_change(browser, viewer_server, vi
     result = tracer.trace(zoomed, viewer_key)
     assert result.found and result.payload == view.payload
     for shot in (overlay_only, moved):
-        height, width = shot.shape[:2]
-        alpha = watermark.overlay(view.payload, viewer_key, size=(width, height))[:, :, 3].astype(int)
-        assert np.abs(shot.astype(int) - np.rint(255 - alpha)[:, :, None]).max() <= 1
+        assert np.abs(shot.astype(int) - _overlay_over_white(view, viewer_key, shot)).max() <= 1
 
 
 def test_record_stays_hidden_when_the_overlay_cannot_load(browser, viewer_server):
@@ -208,15 +212,22 @@ def test_record_stays_hidden_when_the_overlay_cannot_load(browser, viewer_server
         context.close()
 
 
-def test_phone_photo_of_the_viewer_page_traces_to_the_employee(browser, viewer_server, viewer_key):
-    """A phone photo (simulated, standard level) of a real browser screenshot names the employee."""
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_photo_of_the_viewer_page_traces_to_the_employee(browser, viewer_server, viewer_key, scheme):
+    """A phone photo (simulated, standard level) of a real browser screenshot names the employee, in either theme.
+
+    The dark theme is the case a darken-only overlay lost: over a page at level 21 it carried an eighth of the pattern.
+    """
     from synthetic import phone_photo_leak
 
-    context, page = _open_record(browser, viewer_server, "aquist", "WS-4B-112", (1920, 1080), 1.0, "28110431")
+    context, page = _open_record(browser, viewer_server, "aquist", "WS-4B-112", (1920, 1080), 1.0, "28110431", scheme)
     try:
-        shot = _screenshot(page, "photo-source")
+        shot = _screenshot(page, f"photo-source-{scheme}")
     finally:
         context.close()
+    page_level = float(np.median(shot))
+    assert (page_level > 200) if scheme == "light" else (page_level < 60), f"{scheme} page at median level {page_level}"
+    assert tracer.trace(shot, viewer_key).payload.viewer_id == 4821
     photo = phone_photo_leak(shot, level="standard", seed=20260301).image  # fixed seed: result depends on it
     result = tracer.trace(photo, viewer_key)
     assert result.found and result.payload.viewer_id == 4821

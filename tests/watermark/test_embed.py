@@ -79,16 +79,40 @@ def test_white_screen_carries_mark_without_brightening(payload, key):
     assert watermark.extract(out, key).payload == payload
 
 
+def _composite(layer: np.ndarray, page: np.ndarray) -> np.ndarray:
+    """Browser compositing (source-over) in 8 bits: out = a * overlay + (1 - a) * page."""
+    a = layer[:, :, 3:].astype(np.float64) / 255.0
+    return np.rint(a * layer[:, :, :3] + (1.0 - a) * page).astype(np.uint8)
+
+
 def test_overlay_composited_over_screens_decodes(screen, payload, key):
     layer = watermark.overlay(payload, key, size=(screen.shape[1], screen.shape[0]))
     assert layer.shape == (*screen.shape[:2], 4) and layer.dtype == np.uint8
-    assert (layer[:, :, :3] == 0).all()
-    # Browser compositing: out = a * overlay + (1 - a) * page, in 8-bit sRGB.
-    a = layer[:, :, 3:].astype(np.float64) / 255.0
-    composited = np.rint((1.0 - a) * screen).astype(np.uint8)
-    change = composited.astype(int) - screen.astype(int)
-    assert change.max() <= 0 and change.min() >= -7  # darken only, a few levels at most
+    assert (layer[:, :, 0] == layer[:, :, 1]).all() and (layer[:, :, 1] == layer[:, :, 2]).all()
+    composited = _composite(layer, screen)
+    assert np.abs(composited.astype(int) - screen.astype(int)).max() <= 12  # a few levels and a 3 % contrast at most
     assert watermark.extract(composited, key).payload == payload
+
+
+@pytest.mark.parametrize("level", [255, 244, 128, 40, 18, 0])
+def test_overlay_adds_the_whole_pattern_over_any_background(payload, key, level):
+    """Over white, grey, a dark theme's background and black, the layer adds the pattern, both signs, at full size."""
+    layer = watermark.overlay(payload, key, size=(512, 512))
+    half, _ = watermark.overlay_levels()
+    alpha = int(layer[0, 0, 3])
+    assert alpha == 2 * half and (layer[:, :, 3] == alpha).all()
+    page = np.full((512, 512, 3), level, np.uint8)
+    added = _composite(layer, page)[:, :, 0].astype(np.float64) - level * (1 - alpha / 255) - half
+    pattern = np.tile(np.rint(watermark.pattern_tile(payload, key)), (2, 2))
+    assert np.abs(added - pattern).max() <= 0.5 + 1e-9
+    assert watermark.extract(_composite(layer, page), key).payload == payload
+
+
+def test_overlay_levels_survive_premultiplied_8_bit_compositing():
+    for strength in (0.5, 1.0, 1.3, 2.0, 8.0):
+        half, greys = watermark.overlay_levels(strength)
+        assert greys[0] == 0 and greys[-1] == 255 and len(greys) == 2 * half + 1
+        assert [round(int(g) * 2 * half / 255) for g in greys] == list(range(2 * half + 1))
 
 
 def test_overlay_rejects_small_size(payload, key):
