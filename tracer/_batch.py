@@ -185,10 +185,19 @@ def _scan_in_worker(item: ScanItem, options: dict[str, Any]) -> dict[str, Any]:
     return scan_item(item, _WORKER_KEYS, **options)
 
 
-def _not_done(items: Iterable[ScanItem], done: dict[str, dict[str, Any]], writer: "_Writer") -> Iterator[ScanItem]:
-    """The items the results file does not hold yet; the rows of those it holds join this run's rows unwritten."""
+RETRY_STATUSES = ("timeout", "error")
+"""Statuses a rerun may scan again (``retry=``): an image that ran past the time limit, or could not be read."""
+
+
+def _not_done(items: Iterable[ScanItem], done: dict[str, dict[str, Any]], writer: "_Writer",
+              retry: Sequence[str] = ()) -> Iterator[ScanItem]:
+    """The items the results file does not hold yet, or holds with a status in ``retry``; the rows of the others
+    join this run's rows unwritten."""
+    unknown = set(retry) - set(RETRY_STATUSES)
+    if unknown:
+        raise OptionError(f"retry takes statuses of {RETRY_STATUSES}, got {sorted(unknown)}", name="retry", value=retry)
     for item in items:
-        if item.id in done:
+        if item.id in done and done[item.id]["status"] not in retry:
             writer.rows.append(done.pop(item.id))
         else:
             yield item
@@ -217,10 +226,15 @@ class _Writer:
 
 def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: Path | None = None,
          thorough: bool = False, time_limit: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-         max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+         max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None,
+         retry: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Scan images on ``jobs`` local processes, appending each row to ``out`` (JSONL) as it comes.
 
-    Items whose id ``out`` already holds are skipped (a rerun resumes).
+    Items whose id ``out`` already holds are skipped (a rerun resumes),
+    unless their row's status is in ``retry`` (``"timeout"``, ``"error"``):
+    those are scanned again and the new row is appended after the old one
+    (:func:`read_done` keeps the last row of an id), for a second pass
+    with a longer ``time_limit`` over what a quick first pass left open.
     At most ``2 * jobs`` images are in flight, so a folder of any size is
     streamed. Returns a row for every item: those ``out`` held, then this
     run's (``on_row`` sees each new one as it comes).
@@ -228,7 +242,7 @@ def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: 
     done = read_done(out) if out is not None else {}
     options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     writer = _Writer(out, on_row)
-    todo = _not_done(items, done, writer)
+    todo = _not_done(items, done, writer, retry)
     try:
         if jobs <= 1:
             for item in todo:
@@ -251,7 +265,8 @@ def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: 
 
 def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, out: Path | None = None,
               thorough: bool = False, time_limit: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-              max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None, in_flight: int | None = None) -> list[dict[str, Any]]:
+              max_bytes: int = DEFAULT_MAX_BYTES, on_row: Callable[[dict[str, Any]], None] | None = None, in_flight: int | None = None,
+              retry: Sequence[str] = ()) -> list[dict[str, Any]]:
     """:func:`scan` on a Dask cluster (``client``: a ``distributed.Client``).
 
     The keys go to each worker once (a worker plugin); each task carries
@@ -259,6 +274,7 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
     the paths must be reachable from the workers (a shared file system).
     At most ``in_flight`` tasks (default: four per worker thread) are
     submitted at a time; rows are written here as they complete.
+    ``retry`` as for :func:`scan`.
     """
     from distributed import as_completed
 
@@ -269,7 +285,7 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
     options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     limit = in_flight or 4 * max(1, sum(client.nthreads().values()))
     writer = _Writer(out, on_row)
-    todo = _not_done(items, done, writer)
+    todo = _not_done(items, done, writer, retry)
     try:
         futures = as_completed()
         for item in todo:

@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--list", action="append", type=Path, default=[], metavar="FILE", help="a file naming one image (or folder, or archive) per line")
     batch.add_argument("--out", type=Path, metavar="FILE.jsonl", help="append one JSON row per image here; a rerun resumes")
+    batch.add_argument("--retry", nargs="+", choices=("timeout", "error"), default=[], metavar="STATUS",
+                       help="scan again the images --out holds with this status (timeout, error): a second pass, "
+                            "for example with a longer --time-limit, over what a quick first pass left open")
     batch.add_argument("--jobs", type=_int_in(1, 256), default=1, help="parallel processes on this machine (default 1)")
     batch.add_argument("--dask", metavar="ADDRESS", help="scan on a Dask cluster: a scheduler address (tcp://host:8786) or 'local'")
     attribution = parser.add_argument_group(
@@ -367,7 +370,7 @@ def _write_json(document: dict[str, Any]) -> None:
 
 def _batch_mode(args: argparse.Namespace) -> bool:
     """Folders, archives, list files, --out, --jobs or --dask: a batch scan rather than a trace per image."""
-    return bool(args.list or args.out or args.jobs > 1 or args.dask
+    return bool(args.list or args.out or args.jobs > 1 or args.dask or args.retry
                 or any(p.is_dir() or p.suffix.lower() == ".zip" for p in args.images))
 
 
@@ -378,6 +381,8 @@ def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
     for option in ("report", "ledger", "ledger_key", "directory", "record", "since", "until"):
         if getattr(args, option) is not None:
             raise _UsageError(f"--{option.replace('_', '-')} works on single images, not in a batch scan (trace the images the scan found)")
+    if args.retry and args.out is None:
+        raise _UsageError("--retry scans again what an --out file holds: give --out")
     items = iter_items(args.images, args.list)
     counts = {"traced": 0, "clean": 0, "errors": 0}
     bar = _batch_progress()
@@ -391,7 +396,7 @@ def _run_batch(args: argparse.Namespace, keys: list[Key]) -> int:
         bar.set_postfix(found=counts["traced"], clean=counts["clean"], errors=counts["errors"], refresh=False)
 
     options: dict[str, Any] = dict(out=args.out, thorough=args.thorough, time_limit=args.time_limit,
-                                   max_pixels=args.max_pixels, max_bytes=args.max_bytes, on_row=on_row)
+                                   max_pixels=args.max_pixels, max_bytes=args.max_bytes, on_row=on_row, retry=args.retry)
     t = time.perf_counter()
     try:
         if args.dask:

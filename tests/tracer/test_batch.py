@@ -174,6 +174,33 @@ def test_scan_item_time_limit_is_a_row(key: watermark.Key, screen: np.ndarray, t
     assert row["status"] == "timeout" and "time limit" in row["error"]
 
 
+def test_retry_scans_again_what_ran_past_the_time_limit(key: watermark.Key, screen: np.ndarray, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A quick first pass leaves timeouts; a second pass with --retry timeout and a longer limit traces them."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    marked = watermark.embed(screen, watermark.Payload(viewer_id=4821, timestamp=WHEN), key)
+    Image.fromarray(marked).save(photos / "leak.png")
+    Image.fromarray(_noise_photo(2)).save(photos / "cat.jpg", quality=85)
+    key_file = tmp_path / "k.key"
+    key.save(key_file)
+    out = tmp_path / "rows.jsonl"
+    first = scan(iter_items([photos]), [key], out=out, thorough=True, time_limit=0.01)
+    assert [row["status"] for row in first] == ["timeout", "timeout"]
+    args = [str(photos), "--key-file", str(key_file), "--out", str(out)]
+    # without --retry a rerun resumes: nothing is scanned again
+    assert cli.main(args) == cli.EXIT_NOT_FOUND and len(out.read_text().splitlines()) == 2
+    assert cli.main([*args, "--retry", "timeout", "--time-limit", "120"]) == cli.EXIT_NOT_FOUND
+    assert "viewer 4821" in capsys.readouterr().out
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 4  # the first pass's rows stay; the new ones follow, and the last row of an id counts
+    assert {Path(i).name: r["status"] for i, r in read_done(out).items()} == {"leak.png": "traced", "cat.jpg": "dismissed"}
+    with pytest.raises(watermark.OptionError, match="retry takes"):
+        scan(iter_items([photos]), [key], out=out, retry=["clean"])
+    assert cli.main([str(photos), "--key-file", str(key_file), "--retry", "timeout"]) == cli.EXIT_ERROR
+    assert "give --out" in capsys.readouterr().err
+
+
 def test_cli_batch_summary_and_exit_status(folder: Path, tmp_path: Path, key: watermark.Key, capsys: pytest.CaptureFixture[str]) -> None:
     key_file = tmp_path / "k.key"
     key.save(key_file)
