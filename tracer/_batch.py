@@ -189,13 +189,16 @@ RETRY_STATUSES = ("timeout", "error")
 """Statuses a rerun may scan again (``retry=``): an image that ran past the time limit, or could not be read."""
 
 
+def _check_retry(retry: Sequence[str]) -> None:
+    unknown = set(retry) - set(RETRY_STATUSES)
+    if unknown:
+        raise OptionError(f"retry takes statuses of {RETRY_STATUSES}, got {sorted(unknown)}", name="retry", value=retry)
+
+
 def _not_done(items: Iterable[ScanItem], done: dict[str, dict[str, Any]], writer: "_Writer",
               retry: Sequence[str] = ()) -> Iterator[ScanItem]:
     """The items the results file does not hold yet, or holds with a status in ``retry``; the rows of the others
     join this run's rows unwritten."""
-    unknown = set(retry) - set(RETRY_STATUSES)
-    if unknown:
-        raise OptionError(f"retry takes statuses of {RETRY_STATUSES}, got {sorted(unknown)}", name="retry", value=retry)
     for item in items:
         if item.id in done and done[item.id]["status"] not in retry:
             writer.rows.append(done.pop(item.id))
@@ -239,6 +242,7 @@ def scan(items: Iterable[ScanItem], keys: Sequence[Key], *, jobs: int = 1, out: 
     streamed. Returns a row for every item: those ``out`` held, then this
     run's (``on_row`` sees each new one as it comes).
     """
+    _check_retry(retry)
     done = read_done(out) if out is not None else {}
     options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)
     writer = _Writer(out, on_row)
@@ -280,6 +284,7 @@ def scan_dask(client: Any, items: Iterable[ScanItem], keys: Sequence[Key], *, ou
 
     from ._dask import KeysPlugin, scan_on_worker
 
+    _check_retry(retry)
     client.register_plugin(KeysPlugin(list(keys)))
     done = read_done(out) if out is not None else {}
     options = dict(thorough=thorough, time_limit=time_limit, max_pixels=max_pixels, max_bytes=max_bytes)

@@ -32,6 +32,7 @@ from watermark import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, Key, LeaktraceError
 from watermark.cli import warnings_to_stderr
 
 from ._attribute import DEFAULT_THRESHOLD, Attribution, attribute
+from ._batch import RETRY_STATUSES
 from ._report import ReportEntry, write_report
 from ._result import Mark, TraceResult
 from ._trace import trace
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--list", action="append", type=Path, default=[], metavar="FILE", help="a file naming one image (or folder, or archive) per line")
     batch.add_argument("--out", type=Path, metavar="FILE.jsonl", help="append one JSON row per image here; a rerun resumes")
-    batch.add_argument("--retry", nargs="+", choices=("timeout", "error"), default=[], metavar="STATUS",
+    batch.add_argument("--retry", nargs="+", choices=RETRY_STATUSES, default=[], metavar="STATUS",
                        help="scan again the images --out holds with this status (timeout, error): a second pass, "
                             "for example with a longer --time-limit, over what a quick first pass left open")
     batch.add_argument("--jobs", type=_int_in(1, 256), default=1, help="parallel processes on this machine (default 1)")

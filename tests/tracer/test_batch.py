@@ -196,7 +196,8 @@ def test_retry_scans_again_what_ran_past_the_time_limit(key: watermark.Key, scre
     assert len(lines) == 4  # the first pass's rows stay; the new ones follow, and the last row of an id counts
     assert {Path(i).name: r["status"] for i, r in read_done(out).items()} == {"leak.png": "traced", "cat.jpg": "dismissed"}
     with pytest.raises(watermark.OptionError, match="retry takes"):
-        scan(iter_items([photos]), [key], out=out, retry=["clean"])
+        scan(iter_items([photos]), [key], out=tmp_path / "unused.jsonl", retry=["clean"])
+    assert not (tmp_path / "unused.jsonl").exists()  # refused before anything was opened or scanned
     assert cli.main([str(photos), "--key-file", str(key_file), "--retry", "timeout"]) == cli.EXIT_ERROR
     assert "give --out" in capsys.readouterr().err
 
