@@ -42,7 +42,7 @@ from watermark.decoding import TILE, decode_at, fold_tiles, luma, suppress_conte
 from ._geometry import DIHEDRAL, _outline_size, image_corners
 from ._locate import screen_candidates
 from ._search import MIN_DECODE_SCORE, rank_folded
-from ._strategies import CLEAR_OUTLINE, axis_aligned
+from ._strategies import AXIS_ALIGNED_PX, AXIS_ALIGNED_SLOPE, CLEAR_OUTLINE, axis_aligned
 from ._sync import comb_search, find_screen_quad
 
 
@@ -135,6 +135,43 @@ def _rectified(y: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.
     hom = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32))
     src = cv2.GaussianBlur(y, (0, 0), 0.5 / shrink) if shrink < 0.8 else y
     return cv2.warpPerspective(src, hom, size, flags=cv2.INTER_LINEAR)
+
+
+def photographed_outline(quad: NDArray[np.float64], shape: tuple[int, ...]) -> bool:
+    """Could this outline be a screen's as a camera sees it (not a screenshot's panel, not a sliver of a natural photo)?
+
+    A rectangle seen through a lens keeps corners near square: measured on
+    the outlines that matched the screen in phone photos of both scene
+    generators, up to 45 degrees off axis, the smallest corner was 64
+    degrees (geometry alone allows under 45 only beyond about 60 degrees
+    off axis, where the mark is unreadable anyway). A corner under
+    ``MIN_CORNER_DEGREES`` is a shadow, a road or a roof line. And a camera
+    never holds three sides to a pixel row or column: a quadrilateral with
+    every side upright (``axis_aligned``), or with three sides inside the
+    image that are, is a shape drawn on a screenshot (a panel cut by a
+    slanted element), which the probes at the input's own scale cover.
+    Sides along the image border (a screen running off the photo) count
+    for neither.
+    """
+    q = np.asarray(quad, dtype=np.float64)
+    if axis_aligned(q):
+        return False
+    edges = np.roll(q, -1, axis=0) - q
+    following = np.roll(edges, -1, axis=0)
+    cosine = -(edges * following).sum(axis=1) / (np.linalg.norm(edges, axis=1) * np.linalg.norm(following, axis=1) + 1e-12)
+    if np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).min() < MIN_CORNER_DEGREES:
+        return False
+    h, w = shape[:2]
+    d = np.abs(edges)
+    upright = d.min(axis=1) <= AXIS_ALIGNED_SLOPE * d.max(axis=1) + AXIS_ALIGNED_PX
+    ends = np.stack([q, np.roll(q, -1, axis=0)], axis=1)  # (side, end, xy)
+    on_border = np.array([bool(np.all(e[:, 0] <= 2) or np.all(e[:, 0] >= w - 3) or np.all(e[:, 1] <= 2) or np.all(e[:, 1] >= h - 3))
+                          for e in ends])
+    return int((upright & ~on_border).sum()) < 3
+
+
+MIN_CORNER_DEGREES = 30.0
+"""The smallest corner an outline may have and still be a photographed screen (``photographed_outline``)."""
 
 
 def _fold_window(y: NDArray[np.float32], px_per_screen_px: tuple[float, float]) -> NDArray[np.float64] | None:
@@ -235,8 +272,9 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
     Returns
     -------
     Screening
-        Passed, in this order, by: a screen outline that is not an upright
-        rectangle, clear or dark (a photo of a screen: the mark there can be
+        Passed, in this order, by: a screen outline as a camera draws one
+        (``photographed_outline``: not an upright rectangle or a panel cut
+        by a slant, no sliver), clear or dark (a photo of a screen: the mark there can be
         too faint for any cheap test, so the full search decides); a keyed
         tile-phase peak of ``PEAK_PASS``, ``DECOY_MARGIN`` above the decoy
         keys' (``keyed_probe``), read as a screenshot at original scale or
@@ -257,12 +295,12 @@ def screen_image(rgb: NDArray[np.uint8], keys: Sequence[Key]) -> Screening:
 
     if min(y_small.shape) < 32:
         return verdict(True, "too small to screen")
-    candidates = screen_candidates(small, limit=OUTLINES_SCREENED)
+    candidates = screen_candidates(small, limit=OUTLINES_SCREENED, variants=False)
     for c in candidates:
-        if c.score >= CLEAR_OUTLINE and not axis_aligned(c.quad * factor):
+        if c.score >= CLEAR_OUTLINE and photographed_outline(c.quad * factor, rgb.shape):
             return verdict(True, "a screen outline (a photo of a screen)")
     dark = find_screen_quad(small, dark=True)
-    if dark is not None and not axis_aligned(dark * factor):
+    if dark is not None and photographed_outline(dark * factor, rgb.shape):
         return verdict(True, "a dark screen outline (a photo of a dark screen)")
     how = keyed_probe(luma(_centre(rgb, PROBE_SIDE, PROBE_SIDE)), (1.0, 1.0), key_list, scores, "1", decodes=GATE_DECODES)
     if how:

@@ -376,7 +376,7 @@ def _add(found: list[ScreenCandidate], candidate: ScreenCandidate, tolerance: fl
     found.append(candidate)
 
 
-def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) -> list[ScreenCandidate]:
+def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, variants: bool = True) -> list[ScreenCandidate]:
     """Quadrilaterals that may be the screen, best first (at most ``limit``), from several cues.
 
     Parameters
@@ -385,6 +385,10 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
         A photo.
     limit : int, keyword-only
         Candidates returned.
+    variants : bool, keyword-only
+        Also find each outline's ``side_variants`` (the geometry search
+        tries them; the fast rejection, which only asks whether an outline
+        is there, does not need them, and they are half of the cost).
 
     Returns
     -------
@@ -438,5 +442,5 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES) ->
     out = []
     for c in found[:limit]:
         quad = refine_full_resolution(gray, c.quad, radius)
-        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad))))
+        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad)) if variants else ()))
     return out

@@ -16,6 +16,7 @@ import functools
 
 import cv2
 import numpy as np
+import scipy.fft
 import scipy.ndimage
 from numpy.typing import NDArray
 
@@ -182,17 +183,36 @@ def _carrier_comb() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[n
     return kx[keep].astype(np.float64), ky[keep].astype(np.float64), weight
 
 
-def _whitened_spectrum(img: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Power spectrum of the content-suppressed image over its local log-mean (centred)."""
+def _whitened_spectrum(img: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
+    """Power spectrum of the content-suppressed image over its local log-mean, centred rows, half plane.
+
+    The input is real, so its power spectrum is point-symmetric and the
+    comb's harmonics are read on the half plane kx >= 0 (``_carrier_comb``).
+    Returns that half with ``WHITEN_MARGIN`` columns of negative kx before
+    it (mirrored through the origin, so the local level near kx = 0 is
+    the full plane's), and the centred column index of its first column:
+    column ``c`` of the full centred spectrum is column ``c - offset``.
+    """
     residual, weight = suppress_content(img, background_sigma=3.0)
     h, w = img.shape
     window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
     x = residual * np.sqrt(weight / max(float(weight.mean()), 1e-12)) * window
-    power = np.fft.fftshift(np.abs(np.fft.fft2(x)) ** 2).astype(np.float32)
+    spectrum = scipy.fft.rfft2(x, workers=1)
+    half = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag).astype(np.float32)  # (h, w//2 + 1), kx = 0..
+    margin = min(WHITEN_MARGIN, half.shape[1] - 1)
+    negative = np.roll(half[::-1, margin:0:-1], 1, axis=0)  # P(ky, -kx) = P(-ky, kx), kx = margin..1
+    power = np.fft.fftshift(np.concatenate([negative, half[:, : w - w // 2]], axis=1), axes=0)
     log_power = np.log(power + 1e-12 * float(power.mean()) + 1e-30)
-    background = np.exp(cv2.GaussianBlur(log_power, (0, 0), 6.0))
+    background = np.exp(cv2.GaussianBlur(log_power, (0, 0), WHITEN_SIGMA))
     # exp(mean log) of an exponential variable is e^-gamma of its mean
-    return np.minimum(power / (background / 0.5615), COMB_CLIP)
+    return np.minimum(power / (background / 0.5615), COMB_CLIP), w // 2 - margin
+
+
+WHITEN_SIGMA = 6.0
+"""Gaussian width (bins) of the local spectral level the comb is measured over."""
+WHITEN_MARGIN = 25
+"""Columns of negative kx kept beside the half plane: the level's blur (OpenCV's kernel radius at ``WHITEN_SIGMA`` is
+24) then sees near kx = 0 what it sees on the full plane."""
 
 
 COMB_CLIP = 6.0
@@ -268,7 +288,7 @@ def comb_search(
             continue
         n_y, n_x = min(h, max_side), min(w, max_side)
         y0, x0 = (h - n_y) // 2, (w - n_x) // 2
-        spectrum = _whitened_spectrum(np.ascontiguousarray(img[y0 : y0 + n_y, x0 : x0 + n_x]))
+        spectrum, offset = _whitened_spectrum(np.ascontiguousarray(img[y0 : y0 + n_y, x0 : x0 + n_x]))
 
         def score(sx: NDArray[np.float64], sy: NDArray[np.float64]) -> NDArray[np.float64]:
             out = np.empty(len(sx))
@@ -279,7 +299,7 @@ def comb_search(
                 fx = kx[None, :] / (TILE * bx) * n_x + n_x // 2
                 fy = ky[None, :] / (TILE * by) * n_y + n_y // 2
                 inside = (fx >= 0) & (fx <= n_x - 1) & (fy >= 0) & (fy <= n_y - 1)
-                vals = np.where(inside, _bilinear(spectrum, fy, fx), 1.0)
+                vals = np.where(inside, _bilinear(spectrum, fy, fx - offset), 1.0)
                 out[i : i + SCORE_BLOCK] = ((vals - 1.0) * wk[None, :]).sum(axis=1) / norm
             return out
 

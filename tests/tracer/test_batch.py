@@ -18,7 +18,7 @@ import tracer
 import watermark
 from tracer import cli
 from tracer import ScanItem, iter_items, read_done, scan, scan_item
-from tracer._gate import DECOY_MARGIN, screen_image
+from tracer._gate import DECOY_MARGIN, photographed_outline, screen_image
 
 WHEN = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
 
@@ -119,6 +119,37 @@ def test_screening_passes_a_rescaled_marked_screenshot(key: watermark.Key, scree
     assert verdict.passed, verdict
     res = tracer.trace(leak.image, key)
     assert res.found and res.payload is not None and res.payload.viewer_id == 7
+
+
+def _photographed(yaw: float, pitch: float, roll: float, centre: tuple[float, float], width: float = 1.0) -> np.ndarray:
+    """Corners of a 16:9 screen as a pinhole camera (a phone's wide lens, 4000x3000) sees it."""
+    f, size = 0.8 * 4000, np.array([4000.0, 3000.0])
+    a, b, c = np.radians([yaw, pitch, roll])
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    corners = np.array([[-16, -9, 0], [16, -9, 0], [16, 9, 0], [-16, 9, 0]], float) * width / 2
+    points = corners @ (rz @ rx @ ry).T + np.array([centre[0] * 25, centre[1] * 25, 40.0])
+    return points[:, :2] / points[:, 2:] * f + size / 2
+
+
+@pytest.mark.parametrize("yaw, pitch, roll", [(0, 0, 3), (45, 0, 0), (0, 45, 0), (-40, 25, 8), (30, -35, -20), (50, 10, 90)])
+def test_outlines_of_photographed_screens_pass(yaw: float, pitch: float, roll: float) -> None:
+    for centre in [(0.0, 0.0), (0.5, 0.3), (-0.6, -0.4)]:
+        assert photographed_outline(_photographed(yaw, pitch, roll, centre), (3000, 4000))
+
+
+def test_outlines_no_camera_draws_are_not_photographed_screens() -> None:
+    shape = (1080, 1920)
+    # a panel of a screenshot, upright, and one cut by a slanted element: three sides on pixel rows and columns
+    assert not photographed_outline(np.array([[179.0, 237.5], [1368.4, 237.5], [1368.4, 1042.4], [179.0, 1042.4]]), shape)
+    assert not photographed_outline(np.array([[101.5, 237.6], [1368.4, 237.6], [1368.4, 1042.4], [193.0, 1042.4]]), shape)
+    # slivers of a natural photo (a shadow, a road): a corner of 15-20 degrees
+    assert not photographed_outline(np.array([[1.0, 2025.0], [1545.0, 2125.0], [849.0, 2317.0], [1.0, 2317.0]]), (3000, 4000))
+    assert not photographed_outline(np.array([[1.0, 1985.0], [185.0, 1857.0], [1885.0, 1913.0], [1217.0, 2065.0]]), (3000, 4000))
+    # a screen running off the photo: the side along the border counts for neither
+    assert photographed_outline(np.array([[0.0, 200.0], [1500.0, 260.0], [1480.0, 1040.0], [0.0, 1070.0]]), shape)
+    assert photographed_outline(np.array([[300.0, 0.0], [1700.0, 0.0], [1650.0, 900.0], [340.0, 860.0]]), shape)
 
 
 def test_thorough_runs_the_search_on_a_dismissed_image(key: watermark.Key) -> None:
