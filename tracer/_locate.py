@@ -21,6 +21,7 @@ pick (see ``tracer._strategies``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -169,9 +170,12 @@ BEZEL_SEARCH = 0.05
 """How far outward (fraction of the screen diagonal) a side is searched for the bezel's inner edge."""
 
 
-def _side_profile(image: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
+def _side_profile(image: NDArray[Any], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
                   offsets: NDArray[np.float64], t: NDArray[np.float64] | None = None, *, mean: bool = False) -> NDArray[np.float64]:
-    """Median (or mean) luma along the side a-b at fractions ``t`` (default: 32 over its middle 70 %), at each offset along ``normal``."""
+    """Median (or mean) level along the side a-b at fractions ``t`` (default: 32 over its middle 70 %), at each offset along ``normal``.
+
+    A colour image gives one profile per channel, (offsets, channels).
+    """
     t = np.linspace(0.15, 0.85, 32) if t is None else t
     base = a[None, :] + t[:, None] * (b - a)[None, :]
     pts = base[None, :, :] + offsets[:, None, None] * normal[None, None, :]
@@ -249,39 +253,61 @@ def edge_points(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: fl
     inside or outside) peaks, refined by a parabola. Points on a weak step
     (glare, a side off the photo) are left out.
     """
+    return [_side_edge_points(gray, a, b, normal, radius) for a, b, _, normal in _sides(quad)]
+
+
+def _side_edge_points(image: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
+                      radius: float, origin: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """:func:`edge_points` of one side a-b (``image`` may be a crop whose pixel (0, 0) is at ``origin``)."""
     offsets = np.arange(-radius, radius + 1e-9, 0.25)
-    out = []
-    for a, b, d, normal in _sides(quad):
-        t = np.linspace(0.08, 0.92, EDGE_SAMPLES)
-        base = a[None, :] + t[:, None] * (b - a)[None, :]
-        pts = base[:, None, :] + offsets[None, :, None] * normal[None, None, :]
-        prof = cv2.remap(gray, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
-        deriv = np.gradient(prof, axis=1)
-        sign = -1.0 if np.median(prof[:, : len(offsets) // 2]) >= np.median(prof[:, len(offsets) // 2 :]) else 1.0
-        signed = sign * deriv
-        k = np.clip(np.argmax(signed, axis=1), 1, len(offsets) - 2)
-        rows = np.arange(len(t))
-        y0, y1, y2 = signed[rows, k - 1], signed[rows, k], signed[rows, k + 1]
-        denom = y0 - 2 * y1 + y2
-        frac = np.where(np.abs(denom) > 1e-9, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-9, denom, 1.0), 0.0)
-        edge = offsets[k] + np.clip(frac, -0.5, 0.5) * 0.25
-        strong = y1 > max(2.0, 0.3 * float(np.median(y1)))
-        out.append(base[strong] + edge[strong, None] * normal[None, :])
-    return out
+    t = np.linspace(0.08, 0.92, EDGE_SAMPLES)
+    base = a[None, :] + t[:, None] * (b - a)[None, :]
+    pts = base[:, None, :] + offsets[None, :, None] * normal[None, None, :]
+    if origin is not None:
+        pts = pts - origin
+    prof = cv2.remap(image, pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    deriv = np.gradient(prof, axis=1)
+    sign = -1.0 if np.median(prof[:, : len(offsets) // 2]) >= np.median(prof[:, len(offsets) // 2 :]) else 1.0
+    signed = sign * deriv
+    k = np.clip(np.argmax(signed, axis=1), 1, len(offsets) - 2)
+    rows = np.arange(len(t))
+    y0, y1, y2 = signed[rows, k - 1], signed[rows, k], signed[rows, k + 1]
+    denom = y0 - 2 * y1 + y2
+    frac = np.where(np.abs(denom) > 1e-9, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-9, denom, 1.0), 0.0)
+    edge = offsets[k] + np.clip(frac, -0.5, 0.5) * 0.25
+    strong = y1 > max(2.0, 0.3 * float(np.median(y1)))
+    return base[strong] + edge[strong, None] * normal[None, :]
 
 
-def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float) -> NDArray[np.float64]:
+def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float,
+                           colour_side: tuple[int, NDArray[np.uint8], NDArray[np.float64]] | None = None) -> NDArray[np.float64]:
     """Sub-pixel corners: each side re-fitted to its :func:`edge_points` (robust line fits), lines intersected.
 
     The candidates are found on a shrunk photo, where a pixel can be 1 % of
-    a small screen's diagonal.
+    a small screen's diagonal. ``colour_side`` = (side index, RGB photo,
+    unit colour direction): that side's edge is a step of colour more than
+    of luma, and is fitted on the photo's colours projected on that
+    direction (the difference of the two colours it separates).
     """
     lines = []
-    for points, (a, _, d, _) in zip(edge_points(gray, quad, radius), _sides(quad)):
+    for i, (a, b, d, normal) in enumerate(_sides(quad)):
+        if colour_side is not None and colour_side[0] == i:
+            crop, origin = _float_crop(colour_side[1], np.array([a, b]), radius + 4.0)
+            points = _side_edge_points(np.ascontiguousarray(crop @ colour_side[2].astype(np.float32)), a, b, normal, radius, origin)
+        else:
+            points = _side_edge_points(gray, a, b, normal, radius)
         line = _fit_line(points)
         lines.append(line if line is not None else (a, d))
     return intersect_lines(lines, quad)
+
+
+def _float_crop(rgb: NDArray[np.uint8], points: NDArray[np.float64], margin: float) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """The photo's box around ``points`` (plus ``margin`` px), as float32, and the box's top-left corner."""
+    h, w = rgb.shape[:2]
+    x0, y0 = (int(np.clip(np.floor(v - margin), 0, n - 1)) for v, n in zip(points.min(axis=0), (w, h)))
+    x1, y1 = (int(np.clip(np.ceil(v + margin), 0, n - 1)) + 1 for v, n in zip(points.max(axis=0), (w, h)))
+    return rgb[y0:y1, x0:x1].astype(np.float32), np.array([x0, y0], np.float64)
 
 
 SIDE_SEARCH = 0.06
@@ -296,31 +322,69 @@ MAX_VARIANTS = 4 * STEPS_PER_SIDE
 """Side variants kept per outline (the strongest steps over all sides)."""
 
 
+COLOUR_STEP_RATIO = 1.5
+"""A parallel step whose hue step is this many times its luma slope is fitted in colour (``refine_full_resolution``)."""
+GREY_COSINE = 0.95
+"""A colour step this close to grey (cosine with the grey axis) is fitted in luma, as any grey step."""
+COLOUR_SPAN_PX = 3.0
+"""A hue step's height is the colour difference between this far inside and this far outside it."""
+SHARP_EDGE_PX = 2.5
+"""Width of a sharp edge through the camera and the profile's blur: a hue step's height over it counts as a slope."""
+
+
 def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArray[np.float64], normal: NDArray[np.float64],
-                    reach: float) -> list[tuple[float, float]]:
-    """Steps parallel to side a-b within ``reach`` px either way, other than the side's own: (offset, slope) pairs.
+                    reach: float, rgb: NDArray[np.uint8] | None = None) -> list[tuple[float, float, NDArray[np.float64] | None]]:
+    """Steps parallel to side a-b within ``reach`` px either way, other than the side's own: (offset, slope, colour).
 
     The profile across the side, averaged along its middle 80 %, is
     differentiated; its slope's local maxima (sub-pixel, by a parabola) at
-    least 2.5 px from the side are the candidates.
+    least 2.5 px from the side are the candidates. With ``rgb``, the slope
+    is the larger of the luma profile's and the hue profile's step height
+    (the RMS over the three channels of the chromatic part, the channels
+    less their mean, of the colour difference ``COLOUR_SPAN_PX`` either
+    side) per ``SHARP_EDGE_PX``: a grey step counts as before, and a step of
+    hue as a sharp luma step of its size, however soft (a dim room's long
+    exposure and denoising spread it over pixels): a screen's dark title bar against a dark wall of another hue (a
+    room lit dimly, no bezel) differs in colour far more than in luma,
+    since the screen emits its own spectrum and the wall reflects the
+    room's. ``colour`` is the step's unit RGB direction (inside minus
+    outside) when it is ``COLOUR_STEP_RATIO`` times stronger in colour than
+    in luma and not grey (``GREY_COSINE``), else None.
     """
     offsets = np.arange(-reach, reach + 1e-9, 0.5)
     t = np.linspace(0.1, 0.9, max(16, int(np.hypot(*(b - a)) / 4)))
     profile = cv2.GaussianBlur(_side_profile(gray, a, b, normal, offsets, t, mean=True).reshape(-1, 1), (1, 0), 1.5).ravel()
     slope = np.abs(np.gradient(profile, 0.5))
-    out = []
+    colours: NDArray[np.float64] | None = None
+    strength = slope
+    span = int(round(COLOUR_SPAN_PX / 0.5))
+    if rgb is not None:
+        # Sampled from the 8-bit photo: the mean over a side's hundreds of samples is far finer than a level.
+        colours = cv2.GaussianBlur(_side_profile(rgb, a, b, normal, offsets, t, mean=True).astype(np.float32), (1, 0), 1.5)
+        colours = colours.astype(np.float64)
+        chroma = colours - colours.mean(axis=1, keepdims=True)  # hue only: a grey step is the luma profile's
+        padded = np.pad(chroma, ((span, span), (0, 0)), mode="edge")
+        height = np.sqrt(((padded[: len(offsets)] - padded[2 * span :]) ** 2).mean(axis=1))
+        strength = np.maximum(slope, height / SHARP_EDGE_PX)
+    out: list[tuple[float, float, NDArray[np.float64] | None]] = []
     for k in range(1, len(offsets) - 1):
-        if slope[k] < SIDE_STEP_MIN_GRADIENT or slope[k] < slope[k - 1] or slope[k] <= slope[k + 1] or abs(offsets[k]) < 2.5:
+        if (strength[k] < SIDE_STEP_MIN_GRADIENT or strength[k] < strength[k - 1] or strength[k] <= strength[k + 1]
+                or abs(offsets[k]) < 2.5):
             continue
-        y0, y1, y2 = slope[k - 1], slope[k], slope[k + 1]
+        y0, y1, y2 = strength[k - 1], strength[k], strength[k + 1]
         denom = y0 - 2 * y1 + y2
         frac = 0.5 * (y0 - y2) / denom if abs(denom) > 1e-9 else 0.0
-        out.append((float(offsets[k] + np.clip(frac, -0.5, 0.5) * 0.5), float(y1)))
+        direction = None
+        if colours is not None and y1 > COLOUR_STEP_RATIO * slope[k]:
+            difference = colours[max(0, k - span)] - colours[min(len(offsets) - 1, k + span)]  # inside - outside
+            unit = difference / (float(np.linalg.norm(difference)) + 1e-9)
+            direction = None if abs(float(unit.sum())) / np.sqrt(3.0) > GREY_COSINE else unit  # grey: luma fits it
+        out.append((float(offsets[k] + np.clip(frac, -0.5, 0.5) * 0.5), float(y1), direction))
     out.sort(key=lambda item: item[1], reverse=True)
     return out[:STEPS_PER_SIDE]
 
 
-def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64], rgb: NDArray[np.uint8] | None = None) -> list[NDArray[np.float64]]:
     """The outline with one side moved to another step parallel to it, strongest steps first.
 
     A region or an edge outline stops at the first strong step it meets: on
@@ -330,22 +394,24 @@ def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64]) -> list[
     a light bezel can take the outline out past the screen. Every step
     parallel to a side within ``SIDE_SEARCH`` of the screen's extent is a
     candidate side (fitted at sub-pixel, like the outline's own sides);
-    which one is the screen's edge is for the mark to say.
+    which one is the screen's edge is for the mark to say. With the photo's
+    colours (``rgb``, the same pixels as ``gray``), a step of colour counts
+    as well as a step of luma (``_parallel_steps``).
     """
-    steps: list[tuple[float, int, float]] = []
+    steps: list[tuple[float, int, float, NDArray[np.float64] | None]] = []
     sides = _sides(quad)
     for i, (a, b, d, normal) in enumerate(sides):
         opposite = sides[(i + 2) % 4]
         across = abs(float(np.dot((opposite[0] + opposite[1]) / 2 - (a + b) / 2, normal)))
         reach = max(MIN_SIDE_SEARCH_PX, SIDE_SEARCH * across)
-        steps.extend((slope, i, offset) for offset, slope in _parallel_steps(gray, a, b, normal, reach))
+        steps.extend((slope, i, offset, colour) for offset, slope, colour in _parallel_steps(gray, a, b, normal, reach, rgb))
     steps.sort(key=lambda item: item[0], reverse=True)
     out = []
-    for _, i, offset in steps[:MAX_VARIANTS]:
+    for _, i, offset, colour in steps[:MAX_VARIANTS]:
         lines = [(a + (offset if j == i else 0.0) * normal, d) for j, (a, _, d, normal) in enumerate(sides)]
         moved = intersect_lines(lines, quad)
         if np.all(np.isfinite(moved)):
-            out.append(refine_full_resolution(gray, moved, 1.5))
+            out.append(refine_full_resolution(gray, moved, 1.5, None if colour is None or rgb is None else (i, rgb, colour)))
     return out
 
 
@@ -442,5 +508,5 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
     out = []
     for c in found[:limit]:
         quad = refine_full_resolution(gray, c.quad, radius)
-        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad)) if variants else ()))
+        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad, rgb)) if variants else ()))
     return out
