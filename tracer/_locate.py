@@ -338,16 +338,18 @@ def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArra
 
     The profile across the side, averaged along its middle 80 %, is
     differentiated; its slope's local maxima (sub-pixel, by a parabola) at
-    least 2.5 px from the side are the candidates. With ``rgb``, the slope
-    is the larger of the luma profile's and the hue profile's step height
-    (the RMS over the three channels of the chromatic part, the channels
-    less their mean, of the colour difference ``COLOUR_SPAN_PX`` either
-    side) per ``SHARP_EDGE_PX``: a grey step counts as before, and a step of
-    hue as a sharp luma step of its size, however soft (a dim room's long
-    exposure and denoising spread it over pixels): a screen's dark title bar against a dark wall of another hue (a
-    room lit dimly, no bezel) differs in colour far more than in luma,
-    since the screen emits its own spectrum and the wall reflects the
-    room's. ``colour`` is the step's unit RGB direction (inside minus
+    least 2.5 px from the side are the candidates.
+
+    With ``rgb``, the slope is the larger of the luma profile's and the hue
+    profile's step height per ``SHARP_EDGE_PX`` (the height: the RMS over
+    the three channels of the chromatic part, the channels less their
+    mean, of the colour difference ``COLOUR_SPAN_PX`` either side). A grey
+    step counts as before, and a step of hue as a sharp luma step of its
+    size, however soft (a dim room's long exposure and denoising spread it
+    over pixels). A screen's dark title bar against a dark wall of another
+    hue (a room lit dimly, no bezel) differs in colour far more than in
+    luma, since the screen emits its own spectrum and the wall reflects
+    the room's. ``colour`` is the step's unit RGB direction (inside minus
     outside) when it is ``COLOUR_STEP_RATIO`` times stronger in colour than
     in luma and not grey (``GREY_COSINE``), else None.
     """
@@ -360,8 +362,7 @@ def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArra
     span = int(round(COLOUR_SPAN_PX / 0.5))
     if rgb is not None:
         # Sampled from the 8-bit photo: the mean over a side's hundreds of samples is far finer than a level.
-        colours = cv2.GaussianBlur(_side_profile(rgb, a, b, normal, offsets, t, mean=True).astype(np.float32), (1, 0), 1.5)
-        colours = colours.astype(np.float64)
+        colours = cv2.GaussianBlur(_side_profile(rgb, a, b, normal, offsets, t, mean=True).astype(np.float32), (1, 0), 1.5).astype(np.float64)
         chroma = colours - colours.mean(axis=1, keepdims=True)  # hue only: a grey step is the luma profile's
         padded = np.pad(chroma, ((span, span), (0, 0)), mode="edge")
         height = np.sqrt(((padded[: len(offsets)] - padded[2 * span :]) ** 2).mean(axis=1))
@@ -411,7 +412,8 @@ def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64], rgb: NDA
         lines = [(a + (offset if j == i else 0.0) * normal, d) for j, (a, _, d, normal) in enumerate(sides)]
         moved = intersect_lines(lines, quad)
         if np.all(np.isfinite(moved)):
-            out.append(refine_full_resolution(gray, moved, 1.5, None if colour is None or rgb is None else (i, rgb, colour)))
+            colour_side = (i, rgb, colour) if colour is not None and rgb is not None else None
+            out.append(refine_full_resolution(gray, moved, 1.5, colour_side))
     return out
 
 

@@ -13,6 +13,14 @@ PANEL = np.array([[199.5, 149.5], [800.5, 129.5], [790.5, 520.5], [209.5, 500.5]
 """The panel's pixel edges in the drawn photo (TL, TR, BR, BL)."""
 
 
+def _page() -> np.ndarray:
+    """The page under the title bar: the panel less its top 4 %."""
+    inner = PANEL.copy()
+    inner[0] += 0.04 * (PANEL[3] - PANEL[0])
+    inner[1] += 0.04 * (PANEL[2] - PANEL[1])
+    return inner
+
+
 def _photo_with_title_bar(bar: int, bezel: int, wall: int, page: int = 235) -> np.ndarray:
     """A tilted panel whose top 4 % is a title bar, in a bezel on a wall, with camera noise."""
     rng = np.random.default_rng(7)
@@ -21,10 +29,7 @@ def _photo_with_title_bar(bar: int, bezel: int, wall: int, page: int = 235) -> n
     outer = centre + (PANEL - centre) * 1.07
     cv2.fillConvexPoly(photo, np.round(outer * 16).astype(np.int32), float(bezel), lineType=cv2.LINE_AA, shift=4)
     cv2.fillConvexPoly(photo, np.round((PANEL + 0.5) * 16).astype(np.int32), float(bar), lineType=cv2.LINE_AA, shift=4)
-    inner = PANEL.copy()
-    inner[0] += 0.04 * (PANEL[3] - PANEL[0])
-    inner[1] += 0.04 * (PANEL[2] - PANEL[1])
-    cv2.fillConvexPoly(photo, np.round((inner + 0.5) * 16).astype(np.int32), float(page), lineType=cv2.LINE_AA, shift=4)
+    cv2.fillConvexPoly(photo, np.round((_page() + 0.5) * 16).astype(np.int32), float(page), lineType=cv2.LINE_AA, shift=4)
     photo += rng.normal(0, 2.0, photo.shape)
     return np.repeat(np.clip(photo, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
@@ -84,10 +89,7 @@ def _colour_photo(bar: tuple[int, int, int], wall: tuple[int, int, int], page: i
     photo = np.zeros((700, 1000, 3))
     photo[:] = wall
     cv2.fillConvexPoly(photo, np.round((PANEL + 0.5) * 16).astype(np.int32), tuple(float(v) for v in bar), lineType=cv2.LINE_AA, shift=4)
-    inner = PANEL.copy()
-    inner[0] += 0.04 * (PANEL[3] - PANEL[0])
-    inner[1] += 0.04 * (PANEL[2] - PANEL[1])
-    cv2.fillConvexPoly(photo, np.round((inner + 0.5) * 16).astype(np.int32), (float(page),) * 3, lineType=cv2.LINE_AA, shift=4)
+    cv2.fillConvexPoly(photo, np.round((_page() + 0.5) * 16).astype(np.int32), (float(page),) * 3, lineType=cv2.LINE_AA, shift=4)
     photo += rng.normal(0, 2.0, photo.shape)
     return np.clip(photo, 0, 255).astype(np.uint8)
 
