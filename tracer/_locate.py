@@ -507,8 +507,10 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
     found = kept
     gray = gray8.astype(np.float32) if factor > 1 else smallf
     radius = 1.5 * factor + 1.5
-    out = []
+    out: list[ScreenCandidate] = []
     for c in found[:limit]:
         quad = refine_full_resolution(gray, c.quad, radius)
+        if any(_same(o.quad, quad, tolerance * factor) for o in out):
+            continue  # two work-scale outlines (as found, bezel-snapped) refined to one: its variants would repeat
         out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad, rgb)) if variants else ()))
     return out

@@ -18,7 +18,8 @@ from ._locate import ScreenCandidate
 from ._refine import Refinement, worth_refining
 from ._result import Hypothesis
 
-__all__ = ["TimeLimitExceeded", "Candidate", "Evaluation", "Found", "Search", "MIN_DECODE_SCORE", "MAX_DECODES", "DECODES_PER_GEOMETRY"]
+__all__ = ["TimeLimitExceeded", "Candidate", "Evaluation", "Found", "Search", "MIN_DECODE_SCORE", "MAX_DECODES", "DECODES_PER_GEOMETRY",
+           "SPARE_DECODES"]
 
 MIN_DECODE_SCORE = 3.5
 """Phase peaks weaker than this (robust z) are not worth a decode: the field's own maxima reach about 4."""
@@ -29,6 +30,8 @@ DECODES_PER_GEOMETRY = 3
 WEAK_PEAK = 5.5
 """A geometry whose best phase peak is under this (the noise field's own maxima reach 4-4.5) gets one decode,
 not ``DECODES_PER_GEOMETRY``: the budget is kept for the clear peaks a later hypothesis may show."""
+SPARE_DECODES = 32
+"""Decodes allowed per image, beyond ``MAX_DECODES``, for probes that were only observed (``decode_spare``)."""
 PHASES_PER_ORIENTATION = 2
 """Phase peaks kept per key and orientation when ranking a folded tile."""
 
@@ -144,6 +147,9 @@ class Search:
     decode_limit : int
         Decode attempts allowed in all (``MAX_DECODES``, raised by the search
         for more marks by its own budget).
+    spare_decodes : int
+        Decodes of probes that were only observed (``decode_spare``), at most
+        ``SPARE_DECODES``, outside ``decodes`` and its budget; their checks count in ``mac_checks``.
     """
 
     def __init__(self, rgb: NDArray[np.uint8], keys: list[Key], timings: dict[str, float]) -> None:
@@ -156,6 +162,7 @@ class Search:
         self.best_score = -np.inf
         self.marks: list[Found] = []
         self.decode_limit = MAX_DECODES
+        self.spare_decodes = 0
         self.more_marks: str | None = None
         """How the search for more marks after the first ended ("complete", "time limit"); None: it did not run."""
         self._unclipped: NDArray[np.bool_] | None = None
@@ -238,6 +245,27 @@ class Search:
         self.mac_checks += checks_here
         self._record(geometry, 0, False, evaluation.best, False, checks_here)
         return False
+
+    def decode_spare(self, geometry: Geometry, candidate: Candidate) -> bool:
+        """Decode the best phase peak of a geometry that was only observed (a probe ranked below the decoded ones).
+
+        Allowed ``SPARE_DECODES`` times per image, outside the decode budget
+        (the hypotheses after this one keep theirs); every check counts
+        toward the bound as any other. The probe's
+        evaluation was let go to save memory: on a keyed match the geometry
+        is evaluated again for the mark's fold and region.
+        """
+        if self.spare_decodes >= SPARE_DECODES or candidate.score < MIN_DECODE_SCORE:
+            return False
+        result, checks = decode_at(candidate.tile, candidate.key, candidate.phase)
+        self.spare_decodes += 1
+        self.mac_checks += checks
+        self._record(geometry, candidate.turns, candidate.mirrored, candidate.score, result.found, checks)
+        if not result.found:
+            return False
+        evaluation = self.evaluate(geometry)
+        self.add_mark(Found(result, candidate.key, geometry, evaluation.out_hom, evaluation, candidate, self.mac_checks, geometry.name))
+        return True
 
     def decode_one(self, geometry: Geometry, evaluation: Evaluation, candidate: Candidate, hypothesis: str) -> Found | None:
         """Decode one chosen candidate (the search for more marks), count its checks, record it as ``hypothesis``.

@@ -35,7 +35,7 @@ from ._geometry import (
 )
 from ._lens import fit_lens, undistort_points
 from ._locate import ScreenCandidate, edge_points, screen_candidates
-from ._search import Evaluation, Search
+from ._search import SPARE_DECODES, Candidate, Evaluation, Search
 from ._refine import REFINE_BELOW
 from ._sync import find_screen_quad, rectify_from_lines
 
@@ -106,6 +106,10 @@ SIDE_MARGIN = 0.5
 """A side variant replaces its outline when its best phase peak is stronger by this much (robust z)."""
 
 Probed = list[tuple[Geometry, Evaluation]]
+Spare = list[tuple[Geometry, Candidate]]
+"""Probes that were only observed: each geometry with its best phase peak (the evaluation itself let go)."""
+SPARE_DECODE_ABOVE = 4.5
+"""A spare probe is decoded when its peak reaches the noise field's own maxima (4-4.5)."""
 
 
 PROBE_ORIENTATIONS = [(k, False) for k in range(4)]
@@ -138,7 +142,8 @@ def _probe(search: Search, mapped: Geometry, quad: NDArray[np.float64], name: st
     return probes
 
 
-def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays: bool) -> tuple[Outline, Probed | None]:
+def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays: bool,
+                 spare: Spare | None = None) -> tuple[Outline, Probed | None]:
     """Let the mark choose between an outline (whose first comb geometry gave ``first``) and its side variants.
 
     Returns the winner and its display-resolution probes (None when not
@@ -151,6 +156,7 @@ def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays:
     variant wins by ``SIDE_MARGIN``. Every probe is shown to the observers:
     ledger-assisted attribution's known-codeword statistic sees a mark on
     geometries where the blind phase peak is still at the noise floor.
+    ``spare``: where the probes that are only observed are kept (``keep_spare``).
     """
     if not found.variants or not found.combs:
         return found, None
@@ -170,24 +176,47 @@ def choose_sides(search: Search, found: Outline, first: Evaluation, *, displays:
         probes = _probe(search, Geometry(name, comb_scale @ hom, probe.scale, quad, probe.photo), quad, name, displays=displays)
         if _best(probes) > best_peak:
             if winner is not None:
-                _observe_all(search, winner[2])
+                _observe_all(search, winner[2], spare)
             best_peak, winner = _best(probes), (quad, name, probes)
             if best_peak >= CLEAR_PROBE:
                 break
         else:
-            _observe_all(search, probes)
+            _observe_all(search, probes, spare)
     search.timings[f"{found.name}_sides_s"] = time.perf_counter() - t
     if winner is None:
         return found, base_displays if displays else None
-    _observe_all(search, base_displays)
+    _observe_all(search, base_displays, spare)
     quad, name, probes = winner
     search.observe(*probes[0])
     return outline(search, quad, name), probes[1:] if displays else None
 
 
-def _observe_all(search: Search, probed: Probed) -> None:
+def _observe_all(search: Search, probed: Probed, spare: Spare | None = None) -> None:
     for geometry, evaluation in probed:
         search.observe(geometry, evaluation)
+    if spare is not None:
+        keep_spare(spare, probed)
+
+
+
+def keep_spare(spare: Spare, probed: Probed) -> None:
+    """Keep the probes' best peaks, the strongest ``SPARE_DECODES`` of all, for ``attempt_spare``."""
+    spare.extend((g, e.candidates[0]) for g, e in probed if e.candidates and e.best >= SPARE_DECODE_ABOVE)
+    spare.sort(key=lambda item: item[1].score, reverse=True)
+    del spare[SPARE_DECODES:]
+
+
+def attempt_spare(search: Search, spare: Spare) -> bool:
+    """Decode once each the probes that were only observed, strongest peak first.
+
+    Among a few dozen probes (side variants times display resolutions
+    times orientations) the noise field's maxima reach 6-7 while the one
+    right geometry of a small, dim capture may peak at 5: the phase peak
+    alone cannot pick it, but its decode passes the keyed check where the
+    others fail. Each decode costs at most 5 checks, counted in the bound.
+    """
+    tried = {h.name for h in search.hypotheses}
+    return any(search.decode_spare(g, c) for g, c in spare if g.name not in tried)
 
 
 def with_lens(search: Search, found: Outline, k1: float) -> Outline:
@@ -246,13 +275,14 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
     ``displays``: also the display resolutions (a clear outline: a bezel all round).
     """
     display_probes: Probed | None = None
+    spare: Spare = []
     start = 0
     if found.combs:
         first = search.evaluate(found.combs[0][0])
         if search.attempt(found.combs[0][0], refine=True, refine_weak=True, evaluated=first):
             return True
         if first.best < REFINE_BELOW:  # unclear: let the mark choose the sides and the lens
-            chosen, display_probes = choose_sides(search, found, first, displays=displays)
+            chosen, display_probes = choose_sides(search, found, first, displays=displays, spare=spare)
             chosen, display_probes = choose_lens(search, chosen, first if chosen is found else None, display_probes, displays=displays)
             start = 0 if chosen is not found else 1
             found = chosen
@@ -260,14 +290,16 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
             start = 1
     if displays and display_probes and _best(display_probes) >= DISPLAY_DECODE_ABOVE:
         # The side variant won on a display resolution's peak: try those first.
-        if attempt_displays(search, found, display_probes):
+        if attempt_displays(search, found, display_probes, spare):
             return True
         displays = False
     combs = found.combs if thorough else found.combs[:1]
     for i, (geometry, _) in enumerate(combs[start:], start):
         if search.attempt(geometry, refine=True, refine_weak=i == 0):
             return True
-    if displays and attempt_displays(search, found, display_probes):
+    if displays and attempt_displays(search, found, display_probes, spare):
+        return True
+    if spare and attempt_spare(search, spare):
         return True
     if not thorough:
         return False
@@ -287,7 +319,7 @@ DISPLAY_DECODE_ABOVE = 5.5
 """A display hypothesis is refined and decoded only when its phase peak reaches this before refinement."""
 
 
-def attempt_displays(search: Search, found: Outline, probed: Probed | None = None) -> bool:
+def attempt_displays(search: Search, found: Outline, probed: Probed | None = None, spare: Spare | None = None) -> bool:
     """Map the outline onto the plausible display resolutions; decode the strongest, show every one to the observers.
 
     The comb measures scale poorly when the screen is small in the photo;
@@ -305,7 +337,7 @@ def attempt_displays(search: Search, found: Outline, probed: Probed | None = Non
             if search.attempt(geometry, refine=True, refine_weak=i == 0, evaluated=evaluation):
                 return True
         else:
-            search.observe(geometry, evaluation)
+            _observe_all(search, [(geometry, evaluation)], spare)
     return False
 
 

@@ -17,7 +17,7 @@ from ._gate import Screening, screen_image
 from ._geometry import MAX_SCREEN_SIDE, Geometry, image_corners
 from ._marks import MAX_MARKS, MORE_DECODES, find_more_marks
 from ._result import Hypothesis, Mark, TraceResult
-from ._search import MAX_DECODES, TimeLimitExceeded, MIN_DECODE_SCORE, Evaluation, Found, Search
+from ._search import MAX_DECODES, SPARE_DECODES, TimeLimitExceeded, MIN_DECODE_SCORE, Evaluation, Found, Search
 from ._strategies import STRATEGIES
 
 __all__ = ["trace", "TraceResult", "Hypothesis"]
@@ -84,8 +84,12 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     phase peak). Each
     geometry is resampled to screen pixels, content suppressed and folded; the folded tile is tried in the eight quarter-turn
     and mirror orientations; the strongest phase peaks over all of these are
-    decoded first, at most ``MAX_DECODES`` in all. Every codeword checked
-    against the 40-bit MAC counts toward ``false_attribution_probability``.
+    decoded first, at most ``MAX_DECODES`` in all. An outline's probes that
+    were only ranked (side variants at display resolutions, whose phase
+    peaks a small, dim capture leaves at the noise field's maxima) are then
+    decoded once each, strongest first, at most ``SPARE_DECODES`` per image.
+    Every codeword checked against the 40-bit MAC counts toward
+    ``false_attribution_probability``.
 
     After the first mark (``all_marks``), the fold it was read in is
     searched for other phase peaks and, without the cells that carry the
@@ -150,6 +154,8 @@ def trace_result(loaded: LoadedImage, search: Search, max_pixels: int, screening
         "version": watermark.__version__,
         "min_decode_score": MIN_DECODE_SCORE,
         "max_decodes": MAX_DECODES,
+        "spare_decodes": search.spare_decodes,
+        "max_spare_decodes": SPARE_DECODES,
         "more_marks": search.more_marks,
         "more_decodes": MORE_DECODES,
         "max_marks": MAX_MARKS,

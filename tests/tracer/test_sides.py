@@ -105,3 +105,61 @@ def test_a_title_bar_of_the_walls_luma_but_another_hue_is_reached_in_colour():
     assert min((_error(v) for v in side_variants(gray, best.quad)), default=1.0) > 0.01  # luma cannot see the bar's edge
     assert min(_error(v) for v in best.variants) < 0.002  # colour can
 
+
+
+def test_a_probe_only_ranked_is_decoded_once_outside_the_budget_and_its_checks_counted(key):
+    # A marked screenshot read as it is: its probe decodes from the spare list, without using the decode budget.
+    from datetime import datetime, timezone
+
+    import watermark
+    from tracer._search import SPARE_DECODES
+    from tracer._strategies import SPARE_DECODE_ABOVE, attempt_spare, keep_spare
+
+    payload = watermark.Payload(viewer_id=4821, timestamp=datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc))
+    marked = watermark.embed(np.full((600, 800, 3), 235, np.uint8), payload, key)
+    search = Search(marked, [key], {})
+    geometry = as_is_geometry(search.y.shape)
+    evaluation = search.evaluate(geometry)
+    spare: list = []
+    keep_spare(spare, [(geometry, evaluation)])
+    assert len(spare) == 1 and spare[0][1].score >= SPARE_DECODE_ABOVE
+    assert attempt_spare(search, spare)
+    assert search.found is not None and search.found.result.payload == payload
+    assert search.decodes == 0 and search.spare_decodes == 1 and search.mac_checks >= 1
+    assert search.hypotheses[-1].found
+    # A geometry already decoded is not decoded again; past the cap nothing is decoded.
+    assert not attempt_spare(search, spare) and search.spare_decodes == 1
+    search.spare_decodes = SPARE_DECODES
+    assert not search.decode_spare(geometry, spare[0][1])
+
+
+def test_the_spare_list_keeps_the_strongest_peaks_above_the_noise_maxima(key):
+    from dataclasses import replace
+
+    from tracer._search import SPARE_DECODES
+    from tracer._strategies import SPARE_DECODE_ABOVE, keep_spare
+
+    rng = np.random.default_rng(9)
+    noise = np.clip(128 + rng.normal(0, 3.0, (300, 400, 3)), 0, 255).astype(np.uint8)
+    search = Search(noise, [key], {})
+    geometry = as_is_geometry(search.y.shape)
+    evaluation = search.evaluate(geometry)
+    scores = rng.uniform(3.0, 8.0, 3 * SPARE_DECODES)
+    probed = [(replace(geometry, name=f"probe{i}"), replace(evaluation, candidates=[replace(evaluation.candidates[0], score=float(s))]))
+              for i, s in enumerate(scores)]
+    spare: list = []
+    for start in range(0, len(probed), 7):  # as the variants' probes arrive, a few at a time
+        keep_spare(spare, probed[start:start + 7])
+    expected = sorted((s for s in scores if s >= SPARE_DECODE_ABOVE), reverse=True)[:SPARE_DECODES]
+    assert [c.score for _, c in spare] == expected
+    assert len(spare) == SPARE_DECODES
+
+
+def test_outlines_refined_to_the_same_corners_are_returned_once():
+    # The page outline as found and snapped to the bezel refine to one full-resolution outline: one candidate.
+    photo = _photo_with_title_bar(bar=235, bezel=40, wall=140)
+    candidates = screen_candidates(photo)
+    diagonal = float(np.hypot(*photo.shape[:2]))
+    for i, a in enumerate(candidates):
+        for b in candidates[i + 1:]:
+            assert float(np.hypot(*(a.quad - b.quad).T).max()) >= 0.004 * diagonal
