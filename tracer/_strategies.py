@@ -36,7 +36,7 @@ from ._geometry import (
 from ._lens import fit_lens, undistort_points
 from ._locate import ScreenCandidate, edge_points, screen_candidates
 from ._search import SPARE_DECODES, Candidate, Evaluation, Search
-from ._refine import REFINE_BELOW
+from ._refine import REFINE_BELOW, Refinement, worth_refining
 from ._sync import find_screen_quad, rectify_from_lines
 
 __all__ = ["STRATEGIES", "Strategy"]
@@ -110,6 +110,8 @@ Spare = list[tuple[Geometry, Candidate]]
 """Probes that were only observed: each geometry with its best phase peak (the evaluation itself let go)."""
 SPARE_DECODE_ABOVE = 4.5
 """A spare probe is decoded when its peak reaches the noise field's own maxima (4-4.5)."""
+REFINED_SPARES = 2
+"""Spare probes of the first outline refined when none decodes as it is (about 4 s each on a 1440p screen)."""
 
 
 PROBE_ORIENTATIONS = [(k, False) for k in range(4)]
@@ -206,8 +208,8 @@ def keep_spare(spare: Spare, probed: Probed) -> None:
     del spare[SPARE_DECODES:]
 
 
-def attempt_spare(search: Search, spare: Spare) -> bool:
-    """Decode once each the probes that were only observed, strongest peak first.
+def attempt_spare(search: Search, spare: Spare, refine: int = 0) -> bool:
+    """Decode once each the probes that were only observed, strongest peak first; then refine the ``refine`` strongest.
 
     Among a few dozen probes (side variants times display resolutions
     times orientations) the noise field's maxima reach 6-7 while the one
@@ -216,7 +218,20 @@ def attempt_spare(search: Search, spare: Spare) -> bool:
     others fail. Each decode costs at most 5 checks, counted in the bound.
     """
     tried = {h.name for h in search.hypotheses}
-    return any(search.decode_spare(g, c) for g, c in spare if g.name not in tried)
+    if any(search.decode_spare(g, c) for g, c in spare if g.name not in tried):
+        return True
+    # A right geometry a little off (a side variant 1 % from the panel's
+    # edge) may not decode until refined, when its peak climbs clear of the
+    # noise; a refinement costs seconds, so only the strongest few get one.
+    for geometry, _ in spare[:refine]:
+        evaluation = search.evaluate(geometry)
+        if not worth_refining(geometry, evaluation, weak=True):
+            continue
+        refined, refined_evaluation = Refinement(search, geometry, evaluation).run()
+        search.observe(refined, refined_evaluation)
+        if refined_evaluation.candidates and search.decode_spare(refined, refined_evaluation.candidates[0]):
+            return True
+    return False
 
 
 def with_lens(search: Search, found: Outline, k1: float) -> Outline:
@@ -299,7 +314,7 @@ def attempt_outline(search: Search, found: Outline, *, thorough: bool = True, di
             return True
     if displays and attempt_displays(search, found, display_probes, spare):
         return True
-    if spare and attempt_spare(search, spare):
+    if spare and attempt_spare(search, spare, REFINED_SPARES if thorough else 0):
         return True
     if not thorough:
         return False
