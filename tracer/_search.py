@@ -251,9 +251,9 @@ class Search:
 
         Allowed ``SPARE_DECODES`` times per image, outside the decode budget
         (the hypotheses after this one keep theirs); every check counts
-        toward the bound as any other. The probe's
-        evaluation was let go to save memory: on a keyed match the geometry
-        is evaluated again for the mark's fold and region.
+        toward the bound as any other. The probe's evaluation was let go to
+        save memory: on a keyed match the geometry is evaluated again for the
+        mark's fold and region.
         """
         if self.spare_decodes >= SPARE_DECODES or candidate.score < MIN_DECODE_SCORE:
             return False

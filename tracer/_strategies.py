@@ -200,7 +200,6 @@ def _observe_all(search: Search, probed: Probed, spare: Spare | None = None) -> 
         keep_spare(spare, probed)
 
 
-
 def keep_spare(spare: Spare, probed: Probed) -> None:
     """Keep the probes' best peaks, the strongest ``SPARE_DECODES`` of all, for ``attempt_spare``."""
     spare.extend((g, e.candidates[0]) for g, e in probed if e.candidates and e.best >= SPARE_DECODE_ABOVE)
@@ -224,6 +223,8 @@ def attempt_spare(search: Search, spare: Spare, refine: int = 0) -> bool:
     # edge) may not decode until refined, when its peak climbs clear of the
     # noise; a refinement costs seconds, so only the strongest few get one.
     for geometry, _ in spare[:refine]:
+        if search.spare_decodes >= SPARE_DECODES:
+            return False  # a refinement could not be decoded: spare its seconds
         evaluation = search.evaluate(geometry)
         if not worth_refining(geometry, evaluation, weak=True):
             continue
