@@ -54,11 +54,17 @@ from watermark import pattern_tile
 from watermark.decoding import decode_soft_bits, encode_payload
 
 from . import robustness as rb
+from .band_snr import headroom
 from .visibility import flip_map, load_flip, psnr_luma
 
 DEFAULT_CONDITIONS = ["phone-hard", "phone-standard", "crop25", "crop_rescale_jpeg", "jpeg50", "down0.5"]
 MAGNIFICATION = 2
 CLIPPED_LEVEL = 250.0
+
+
+def _tiled(tile: NDArray[np.float32], height: int, width: int) -> NDArray[np.float32]:
+    """A periodic tile repeated over a height x width frame."""
+    return np.tile(tile, (-(-height // tile.shape[0]), -(-width // tile.shape[1])))[:height, :width]
 
 
 def coarse_frame(payload: watermark.Payload, key: watermark.Key, height: int, width: int) -> NDArray[np.float32]:
@@ -70,17 +76,17 @@ def coarse_frame(payload: watermark.Payload, key: watermark.Key, height: int, wi
     padded = np.pad(tile, pad, mode="wrap")
     big = cv2.resize(padded, None, fx=MAGNIFICATION, fy=MAGNIFICATION, interpolation=cv2.INTER_CUBIC)
     off = pad * MAGNIFICATION
-    big = big[off:off + side, off:off + side]
-    return np.tile(big, (-(-height // side), -(-width // side)))[:height, :width]
+    return _tiled(big[off:off + side, off:off + side], height, width)
 
 
 def fine_frame(payload: watermark.Payload, key: watermark.Key, height: int, width: int) -> NDArray[np.float32]:
-    tile = pattern_tile(payload, key, 1.0).astype(np.float32)
-    return np.tile(tile, (-(-height // tile.shape[0]), -(-width // tile.shape[1])))[:height, :width]
+    """Today's unit-strength tile, tiled over a frame."""
+    return _tiled(pattern_tile(payload, key, 1.0).astype(np.float32), height, width)
 
 
 def add_luma(screen: NDArray[np.uint8], delta: NDArray[np.float32]) -> NDArray[np.uint8]:
-    out = np.minimum(screen.astype(np.int16), 254) + np.rint(delta).astype(np.int16)[..., None]
+    """One rounded luma delta on R, G and B over the headroom-capped screen (no dark-pixel attenuation), saturating."""
+    out = headroom(screen).astype(np.int16) + np.rint(delta).astype(np.int16)[..., None]
     return np.clip(out, 0, 255).astype(np.uint8)
 
 

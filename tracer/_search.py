@@ -246,13 +246,14 @@ class Search:
         self._record(geometry, 0, False, evaluation.best, False, checks_here)
         return False
 
-    def decode_spare(self, geometry: Geometry, candidate: Candidate) -> bool:
+    def decode_spare(self, geometry: Geometry, candidate: Candidate, evaluation: Evaluation | None = None) -> bool:
         """Decode the best phase peak of a geometry that was only observed (a probe ranked below the decoded ones).
 
         Allowed ``SPARE_DECODES`` times per image, outside the decode budget
         (the hypotheses after this one keep theirs); every check counts
-        toward the bound as any other. The probe's evaluation was let go to
-        save memory: on a keyed match the geometry is evaluated again for the
+        toward the bound as any other. A probe's evaluation was let go to
+        save memory: on a keyed match without ``evaluation`` (the one
+        ``candidate`` was ranked in), the geometry is evaluated again for the
         mark's fold and region.
         """
         if self.spare_decodes >= SPARE_DECODES or candidate.score < MIN_DECODE_SCORE:
@@ -263,7 +264,8 @@ class Search:
         self._record(geometry, candidate.turns, candidate.mirrored, candidate.score, result.found, checks)
         if not result.found:
             return False
-        evaluation = self.evaluate(geometry)
+        if evaluation is None:
+            evaluation = self.evaluate(geometry)
         self.add_mark(Found(result, candidate.key, geometry, evaluation.out_hom, evaluation, candidate, self.mac_checks, geometry.name))
         return True
 

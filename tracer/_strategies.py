@@ -230,7 +230,7 @@ def attempt_spare(search: Search, spare: Spare, refine: int = 0) -> bool:
             continue
         refined, refined_evaluation = Refinement(search, geometry, evaluation).run()
         search.observe(refined, refined_evaluation)
-        if refined_evaluation.candidates and search.decode_spare(refined, refined_evaluation.candidates[0]):
+        if refined_evaluation.candidates and search.decode_spare(refined, refined_evaluation.candidates[0], refined_evaluation):
             return True
     return False
 

@@ -87,8 +87,9 @@ def trace(image_or_path: Any, key_or_keys: Key | Sequence[Key], *, max_pixels: i
     decoded first, at most ``MAX_DECODES`` in all. An outline's probes that
     were only ranked (side variants at display resolutions, whose phase
     peaks a small, dim capture leaves at the noise field's maxima) are then
-    decoded once each, strongest first, at most ``SPARE_DECODES`` per image.
-    Every codeword checked against the 40-bit MAC counts toward
+    decoded once each, strongest first, at most ``SPARE_DECODES`` per image
+    (when none decodes, the first outline's two strongest are refined and
+    decoded). Every codeword checked against the 40-bit MAC counts toward
     ``false_attribution_probability``.
 
     After the first mark (``all_marks``), the fold it was read in is

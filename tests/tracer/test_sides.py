@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timezone
+
 import cv2
 import numpy as np
 
-from tracer._geometry import SATURATED_LEVEL, as_is_geometry, unclipped
+import watermark
+from tracer._geometry import SATURATED_LEVEL, Geometry, as_is_geometry, image_corners, unclipped
 from tracer._locate import screen_candidates, side_variants
-from tracer._search import DECODES_PER_GEOMETRY, WEAK_PEAK, Search
+from tracer._search import DECODES_PER_GEOMETRY, SPARE_DECODES, WEAK_PEAK, Search
+from tracer._strategies import SPARE_DECODE_ABOVE, attempt_spare, keep_spare
 
 PANEL = np.array([[199.5, 149.5], [800.5, 129.5], [790.5, 520.5], [209.5, 500.5]])
 """The panel's pixel edges in the drawn photo (TL, TR, BR, BL)."""
+PAYLOAD = watermark.Payload(viewer_id=4821, timestamp=datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc))
+"""What the marked screens of the spare-probe tests carry."""
 
 
 def _page() -> np.ndarray:
@@ -106,17 +113,9 @@ def test_a_title_bar_of_the_walls_luma_but_another_hue_is_reached_in_colour():
     assert min(_error(v) for v in best.variants) < 0.002  # colour can
 
 
-
 def test_a_probe_only_ranked_is_decoded_once_outside_the_budget_and_its_checks_counted(key):
     # A marked screenshot read as it is: its probe decodes from the spare list, without using the decode budget.
-    from datetime import datetime, timezone
-
-    import watermark
-    from tracer._search import SPARE_DECODES
-    from tracer._strategies import SPARE_DECODE_ABOVE, attempt_spare, keep_spare
-
-    payload = watermark.Payload(viewer_id=4821, timestamp=datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc))
-    marked = watermark.embed(np.full((600, 800, 3), 235, np.uint8), payload, key)
+    marked = watermark.embed(np.full((600, 800, 3), 235, np.uint8), PAYLOAD, key)
     search = Search(marked, [key], {})
     geometry = as_is_geometry(search.y.shape)
     evaluation = search.evaluate(geometry)
@@ -124,7 +123,7 @@ def test_a_probe_only_ranked_is_decoded_once_outside_the_budget_and_its_checks_c
     keep_spare(spare, [(geometry, evaluation)])
     assert len(spare) == 1 and spare[0][1].score >= SPARE_DECODE_ABOVE
     assert attempt_spare(search, spare)
-    assert search.found is not None and search.found.result.payload == payload
+    assert search.found is not None and search.found.result.payload == PAYLOAD
     assert search.decodes == 0 and search.spare_decodes == 1 and search.mac_checks >= 1
     assert search.hypotheses[-1].found
     # A geometry already decoded is not decoded again; past the cap nothing is decoded.
@@ -134,11 +133,6 @@ def test_a_probe_only_ranked_is_decoded_once_outside_the_budget_and_its_checks_c
 
 
 def test_the_spare_list_keeps_the_strongest_peaks_above_the_noise_maxima(key):
-    from dataclasses import replace
-
-    from tracer._search import SPARE_DECODES
-    from tracer._strategies import SPARE_DECODE_ABOVE, keep_spare
-
     rng = np.random.default_rng(9)
     noise = np.clip(128 + rng.normal(0, 3.0, (300, 400, 3)), 0, 255).astype(np.uint8)
     search = Search(noise, [key], {})
@@ -168,14 +162,7 @@ def test_outlines_refined_to_the_same_corners_are_returned_once():
 def test_a_spare_probe_a_little_off_decodes_once_refined(key):
     # A marked screen rescaled by 3 % read at unit scale: its plain decode fails; refined, it decodes
     # (measured at 2.2, 2.5 and 3 %: the same).
-    from datetime import datetime, timezone
-
-    import watermark
-    from tracer._geometry import Geometry, image_corners
-    from tracer._strategies import attempt_spare
-
-    payload = watermark.Payload(viewer_id=4821, timestamp=datetime(2026, 3, 4, 5, 6, tzinfo=timezone.utc))
-    marked = watermark.embed(np.full((768, 1024, 3), 235, np.uint8), payload, key)
+    marked = watermark.embed(np.full((768, 1024, 3), 235, np.uint8), PAYLOAD, key)
     rng = np.random.default_rng(1)
     photo = cv2.resize(marked, None, fx=1.03, fy=1.03, interpolation=cv2.INTER_LINEAR).astype(np.float64)
     photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
@@ -185,6 +172,6 @@ def test_a_spare_probe_a_little_off_decodes_once_refined(key):
     spare = [(geometry, search.evaluate(geometry).candidates[0])]
     assert not attempt_spare(search, list(spare))  # as it is: no keyed match
     assert attempt_spare(search, list(spare), refine=1)
-    assert search.found is not None and search.found.result.payload == payload
+    assert search.found is not None and search.found.result.payload == PAYLOAD
     assert search.found.geometry.name == "off~refined"
     assert search.spare_decodes == 2 and search.decodes == 0
