@@ -268,13 +268,16 @@ def run_overlay(marking: Marking, *, visible: bool = False, status_file: Path | 
                 text = watermark.visible_mark_text(status.session.identity.display_name, tile.viewer_id, tile.minute)
             for window, covered in _arrange(windows.values()):
                 key = (tile.viewer_id, tile.minute, *window.layout_key(), text is not None, covered)
-                if covered is None:  # wholly under other monitors' windows (a mirror)
-                    window.hide()
-                    window.shown_key = None
-                    continue
                 if key != window.shown_key:
                     w, h = window.device_size()
-                    window.show_image(_clear(compose(tile, w, h, text), covered, key[2:4], key[6]), key)
+                    if covered is None:
+                        # Wholly under other monitors' windows (a mirror, or an X screen listed beside its
+                        # monitors): mapped but clear. Unmapping it, picom 9 (xrender) painted the screen
+                        # black under the other windows when they tiled it exactly; a clear window does not.
+                        image = np.zeros((h, w, 4), np.uint8)
+                    else:
+                        image = _clear(compose(tile, w, h, text), covered, key[2:4], key[6])
+                    window.show_image(image, key)
                 window.raise_()  # above windows mapped after it (no window manager keeps it there)
             notice.hide()
         else:

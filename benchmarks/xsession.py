@@ -46,13 +46,21 @@ def read_xwd(data: bytes) -> NDArray[np.uint8]:
     header_size, version, pixmap_format, _, width, height = fields[:6]
     byte_order, bits_per_pixel, bytes_per_line, visual_class = fields[7], fields[11], fields[12], fields[13]
     masks, ncolors = fields[14:17], fields[19]
-    if version != 7 or pixmap_format != 2 or bits_per_pixel != 32 or visual_class not in (4, 5):
-        raise ValueError(f"unsupported XWD: version {version}, format {pixmap_format}, {bits_per_pixel} bpp")
+    if version != 7 or pixmap_format != 2 or bits_per_pixel not in (24, 32) or visual_class not in (4, 5):
+        raise ValueError(f"unsupported XWD: version {version}, format {pixmap_format}, {bits_per_pixel} bpp, "
+                         f"visual class {visual_class}")
+    stride = bits_per_pixel // 8  # 24 bpp dumps are packed, their rows padded to bytes_per_line
+    if bytes_per_line < stride * width:
+        raise ValueError(f"unsupported XWD: {bytes_per_line} bytes per row for {width} pixels of {stride} bytes")
     offset = header_size + 12 * ncolors
     if len(data) < offset + bytes_per_line * height:
         raise ValueError("XWD file is truncated")
     rows = np.frombuffer(data, np.uint8, count=bytes_per_line * height, offset=offset).reshape(height, bytes_per_line)
-    words = rows[:, :4 * width].copy().view(">u4" if byte_order == 1 else "<u4")
+    pixels = rows[:, :stride * width].reshape(height, width, stride).astype(np.uint32)
+    order = range(stride) if byte_order == 1 else range(stride - 1, -1, -1)  # most significant byte first
+    words = np.zeros((height, width), np.uint32)
+    for i in order:
+        words = (words << 8) | pixels[:, :, i]
     out = np.empty((height, width, 3), np.uint8)
     for channel, mask in enumerate(masks):
         shift = int(mask).bit_length() - 8
@@ -111,7 +119,7 @@ class XSession:
 
     def start_compositor(self) -> None:
         """Start picom (xrender backend) and wait until it owns the compositing selection."""
-        self.compositor = subprocess.Popen(["picom", "--backend", "xrender", "--no-fading-openclose"],
+        self.compositor = subprocess.Popen(["picom", "--backend", "xrender", "--no-fading-openclose", *os.environ.get("XS_PICOM", "").split()],
                                            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._procs.append(self.compositor)
         time.sleep(0.8)  # picom takes the _NET_WM_CM_S0 selection and paints its first frame
