@@ -66,6 +66,7 @@ Examples
 
 from __future__ import annotations
 
+from ._audit import AUDIT_COLUMNS, AuditEntry, AuditJoin, AuditLog, format_audit_join
 from ._chain import ChainReport, Checkpoint
 from ._core import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW_MINUTES, SCHEMA_VERSION, Ledger
 from ._directory import Directory
@@ -84,6 +85,10 @@ from ._records import LedgerLookup, View, format_ledger_join, ledger_join_dict
 from ._validate import MAX_TIMEOUT_S, MAX_WINDOW_MINUTES
 
 __all__ = [
+    "AUDIT_COLUMNS",
+    "AuditEntry",
+    "AuditJoin",
+    "AuditLog",
     "DEFAULT_TIMEOUT_S",
     "DEFAULT_WINDOW_MINUTES",
     "MAX_TIMEOUT_S",
@@ -105,6 +110,7 @@ __all__ = [
     "LedgerURLError",
     "LedgerUnavailableError",
     "View",
+    "format_audit_join",
     "format_ledger_join",
     "ledger_join_dict",
 ]

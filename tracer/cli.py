@@ -14,17 +14,20 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from ledger import (
     DEFAULT_WINDOW_MINUTES,
+    AuditJoin,
+    AuditLog,
     MAX_WINDOW_MINUTES,
     ChainReport,
     Directory,
     Ledger,
     LedgerLookup,
+    format_audit_join,
     format_ledger_join,
     ledger_join_dict,
 )
@@ -36,6 +39,9 @@ from ._batch import RETRY_STATUSES
 from ._report import ReportEntry, write_report
 from ._result import Mark, TraceResult
 from ._trace import trace
+
+AUDIT_SESSION_LOOKBACK = timedelta(hours=12)
+"""How far back the ledger is read for the agent session that marked a minute (``--audit-log``)."""
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_FOUND", "EXIT_TRACED", "main"]
 
@@ -56,6 +62,7 @@ EPILOG = """examples:
   trace-leak leaked.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite --record "MRN 28110431"
   trace-leak leaked.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite \
       --since 2026-03-01T09:00Z --until 2026-03-01T10:00Z
+  trace-leak photo.jpg --key-file hospital.key --ledger sqlite:///ledger.sqlite --audit-log emr-access.csv
 
 exit status: 0 every image traced, 1 some image carried no readable mark, 2 error
 """
@@ -96,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--directory", type=Path, metavar="FILE",
                         help="the viewer's account directory (JSON accounts file or CSV viewer_id,display_name): "
                              "a ledger name it does not confirm is not printed as the leaker")
+    parser.add_argument("--audit-log", type=Path, metavar="FILE.csv",
+                        help="the EMR's access audit log (CSV: accessed_at, record_id, viewer_id or username): "
+                             "which records the viewer opened in the mark's minute (for desktop-agent marks)")
+    parser.add_argument("--agent-accounts", type=Path, metavar="FILE",
+                        help="the agent's account map (username to viewer), for an audit log that names usernames")
     parser.add_argument(
         "--window", type=_int_in(0, MAX_WINDOW_MINUTES), default=DEFAULT_WINDOW_MINUTES,
         help=f"ledger: minutes of surrounding views to list, 0..{MAX_WINDOW_MINUTES} (default %(default)s)",
@@ -261,6 +273,8 @@ class _Run:
     entries: list[ReportEntry] = field(default_factory=list)
 
     directory: Directory | None = None
+    audit: AuditLog | None = None
+    """The EMR's access audit log (``--audit-log``), joined with each ledger match."""
     candidates: list[Any] | None = None
     """Ledger views to attribute against (``--record`` / ``--since`` / ``--until``), else None."""
     candidate_check: ChainReport | None = None
@@ -295,8 +309,11 @@ class _Run:
         if refused:
             join = None  # the attributed view came from rows that fail verification: nothing is joined
         record = result.to_dict()
+        audit = self._audit(join)
         if join is not None:
             record["ledger"] = ledger_join_dict(join)
+        if audit is not None:
+            record["audit"] = audit.to_dict()
         if attribution is not None:
             record["attribution"] = attribution.to_dict()
             if refused:
@@ -314,6 +331,17 @@ class _Run:
                 print(_describe_attribution(attribution))
             if join is not None:
                 print(format_ledger_join(join))
+            if audit is not None:
+                print(format_audit_join(audit))
+
+    def _audit(self, join: LedgerLookup | None) -> AuditJoin | None:
+        """The audit log's records around a named ledger match, else None."""
+        if self.audit is None or join is None or not join.named:
+            return None
+        rows = tuple(join.matches) + tuple(join.surrounding)
+        earlier = self.ledger.views(viewer_id=join.viewer_id, since=join.timestamp - AUDIT_SESSION_LOOKBACK,
+                                    until=join.timestamp + timedelta(minutes=1)) if self.ledger is not None else []
+        return self.audit.join(join.viewer_id, join.timestamp, agent_rows=rows + tuple(earlier))
 
     def _refusal(self, attribution: Attribution | None) -> list[str]:
         """Why a ledger attribution must not name anyone (its candidates' rows fail verification), else []."""
@@ -458,12 +486,15 @@ def _run(args: argparse.Namespace) -> int:
         raise _UsageError("without --record, give both --since and --until (every view in that window is a candidate)")
     if args.since is not None and args.until is not None and args.until <= args.since:
         raise _UsageError("--until must be later than --since")
-    if (args.ledger_key or args.directory) and not args.ledger:
-        raise _UsageError("--ledger-key and --directory check a ledger: give --ledger")
+    if (args.ledger_key or args.directory or args.audit_log) and not args.ledger:
+        raise _UsageError("--ledger-key, --directory and --audit-log work on a ledger join: give --ledger")
+    if args.agent_accounts and not args.audit_log:
+        raise _UsageError("--agent-accounts maps the audit log's usernames: give --audit-log")
     directory = Directory.load(args.directory) if args.directory else None
+    audit = _load_audit(args)
     ledger = Ledger.open(args.ledger, read_only=True, ledger_key=args.ledger_key) if args.ledger else None
     try:
-        run = _Run(args, keys, ledger, directory=directory)
+        run = _Run(args, keys, ledger, directory=directory, audit=audit)
         if attributing and ledger is not None:
             run.candidates = ledger.views(record_id=args.record, since=args.since, until=args.until)
             if not run.candidates:
@@ -478,6 +509,21 @@ def _run(args: argparse.Namespace) -> int:
         if ledger is not None:
             ledger.close()
     return run.finish()
+
+
+def _load_audit(args: argparse.Namespace) -> AuditLog | None:
+    if not args.audit_log:
+        return None
+    usernames = None
+    if args.agent_accounts:
+        from agent import AccountMap, IdentityError
+
+        try:
+            accounts = AccountMap.load(args.agent_accounts)
+        except IdentityError as exc:
+            raise _UsageError(str(exc)) from None
+        usernames = {i.username: i.viewer_id for i in accounts.accounts.values()}
+    return AuditLog.load(args.audit_log, usernames=usernames)
 
 
 class _UsageError(LeaktraceError):
