@@ -2,12 +2,13 @@
 #   make demo   - set up a virtualenv and run the demo (stamp, leak, trace)
 #   make test   - set up a virtualenv (and, as root, Chromium and PostgreSQL) and run the test suite
 #   make typecheck - mypy over watermark, tracer, ledger, synthetic (CI runs it after the tests)
+#   make docs   - build the documentation (API reference, gallery, guides) into docs/_build/html, warnings as errors
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test typecheck bench viewer setup clean
+.PHONY: demo test typecheck bench viewer docs setup clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ bench: $(VENV)/.installed-bench
 
 viewer: $(VENV)/.installed-viewer
 	$(PY) -m examples.emr_viewer
+
+docs: $(VENV)/.installed-docs
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) build *.egg-info

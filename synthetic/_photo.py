@@ -58,9 +58,9 @@ def phone_photo_leak(
 
     Parameter ranges (uniform unless noted; "same" = as standard):
 
-    ============================  =============================  ==================
+    ============================  ============================== ==================
     parameter                     standard                       hard
-    ============================  =============================  ==================
+    ============================  ============================== ==================
     orientation                   landscape / portrait (50/50)   same
     photo_size                    4000x3000 (3000x4000 portrait) same
     focal_mm_equiv                [24, 28], f = mm/43.27 * diag  same
@@ -109,7 +109,7 @@ def phone_photo_leak(
     jpeg_quality (integer)        [85, 92]                       same
     messenger                     False                          True: 1600 px
                                                                  area, JPEG 70
-    ============================  =============================  ==================
+    ============================  ============================== ==================
 
     Derived values are recorded too (``focal_px``, ``distance_px``,
     ``coverage_achieved``, ``screen_quad`` (pinhole, before resizing),
