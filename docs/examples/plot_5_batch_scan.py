@@ -95,7 +95,7 @@ print(f"{len(items)} images to scan")
 # limit keeps a first pass quick, and ``retry=("timeout",)`` with a longer
 # limit takes a second pass over what it left open.
 
-results = Path("scan.jsonl")
+results = Path(scratch) / "scan.jsonl"  # a fresh file: an old one would make the scan resume
 t0 = time.perf_counter()
 rows = tracer.scan(items, [key], jobs=1, out=results, time_limit=30)
 print(tracer.summary_table(rows, time.perf_counter() - t0))
