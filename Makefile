@@ -1,7 +1,7 @@
 # Two commands for a fresh machine:
 #   make demo   - set up a virtualenv and run the demo (stamp, leak, trace)
 #   make test   - set up a virtualenv (and, as root, Chromium and PostgreSQL) and run the test suite
-#   make typecheck - mypy over watermark, tracer, ledger, synthetic (CI runs it after the tests)
+#   make typecheck - mypy over watermark, tracer, ledger, synthetic, agent (CI runs it after the tests)
 #   make docs   - build the documentation (API reference, gallery, guides) into docs/_build/html, warnings as errors
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -73,8 +73,7 @@ def test_agent_over_chromium_names_the_logged_in_viewer(xsession: XSession, serv
     agent = start_agent(xsession, service, status, scale=scale)
     state = _marking(status, 4821)
     assert state["screens"] == [{"name": "screen", "device_size": [1920, 1080], "scale": scale, "origin": [0, 0]}]
-    time.sleep(0.5)
-    shot = xsession.capture()
+    shot = settle(xsession)
     # One overlay pixel on one device pixel: the composited screen is the page under the exact overlay.
     expected = _expected(before, service, 4821, state["minute"])
     exact = np.mean(shot.astype(np.int32) == expected)
@@ -108,8 +107,7 @@ def test_plain_x_application_at_150_percent_and_the_watchdog_restarts_a_killed_o
     agent = start_agent(xsession, service, status, scale=1.5, watchdog=True)
     first = _marking(status, 4821)
     assert first["screens"][0]["scale"] == 1.5 and first["screens"][0]["device_size"] == [1920, 1080]
-    time.sleep(0.5)
-    shot = xsession.capture()
+    shot = settle(xsession)
     exact = np.mean(shot.astype(np.int32) == _expected(before, service, 4821, first["minute"]))
     assert exact > 0.999, f"only {exact:.4f} of the subpixels are the application under the overlay"
     result = tracer.trace(shot, service.key)
@@ -123,8 +121,7 @@ def test_plain_x_application_at_150_percent_and_the_watchdog_restarts_a_killed_o
     wait_for(lambda: len(service.rows("agent-gap")) > gaps_before, 10, "the gap row")
     gap = service.rows("agent-gap")[-1]
     assert "killed by SIGKILL" in gap.record_id and gap.workstation == WORKSTATION and gap.viewer_id == 4821
-    time.sleep(0.5)
-    assert tracer.trace(xsession.capture(), service.key).found
+    assert tracer.trace(settle(xsession), service.key).found
     _stop(agent)
 
 
@@ -134,9 +131,8 @@ def test_clicks_go_through_the_overlay_to_the_application(xsession: XSession, se
     status = tmp_path / "status.json"
     agent = start_agent(xsession, service, status)
     _marking(status, 4821)
-    time.sleep(0.5)
     assert _window_ids(xsession), "the overlay window is not mapped"
-    assert tracer.trace(xsession.capture(), service.key).found  # the overlay is on top where we click
+    assert tracer.trace(settle(xsession), service.key).found  # the overlay is on top where we click
     # The button sits at CSS (40..260, 90..146) below the header; the window's content starts under Chromium's bar.
     window = xsession.run("xdotool", "search", "--name", "EMR - Lindqvist").stdout.decode().split()[0]
     xsession.run("xdotool", "mousemove", "--window", window, "150", "150", "click", "1")
@@ -173,13 +169,12 @@ def test_minutes_renew_in_place_and_sessions_follow_the_account(xsession: XSessi
     # Another user on the same workstation: the mark follows the account.
     _write_session(session_file, username="akowalski", session_id="8")
     _marking(status, 5130)
-    time.sleep(0.5)
-    assert tracer.trace(xsession.capture(), service.key).payload.viewer_id == 5130  # type: ignore[union-attr]
+    time.sleep(0.3)
+    assert tracer.trace(settle(xsession), service.key).payload.viewer_id == 5130  # type: ignore[union-attr]
     # Locked: nobody is shown anything, nothing is marked.
     _write_session(session_file, username="akowalski", session_id="8", locked=True)
     wait_for(lambda: (s := read_status(status)) and s["state"] == "locked", 10, "the locked state")
-    time.sleep(0.5)
-    assert np.array_equal(xsession.capture(), before)
+    assert np.array_equal(settle(xsession), before)
     # A remote-desktop reconnect from another client starts a new session under that client.
     _write_session(session_file, username="akowalski", session_id="8", client="citrix-home-laptop")
     _marking(status, 5130)
@@ -200,8 +195,7 @@ def test_without_a_compositor_nothing_is_drawn_the_user_is_told_and_the_gap_reco
     xsession.stop_compositor()
     off = wait_for(lambda: (s := read_status(status)) and s["state"] == "off" and s, 10, "the agent to stop drawing")
     assert "no compositing manager" in off["reason"]
-    time.sleep(0.5)
-    shot = xsession.capture()
+    shot = settle(xsession)
     red = (np.abs(shot.astype(int) - [176, 0, 32]).sum(axis=2) < 30)
     assert red[:, 1400:].mean() > 0.005, "the user sees no notice"
     assert not tracer.trace(shot, service.key).found  # and no half-drawn overlay either
@@ -227,15 +221,13 @@ def test_monitors_added_and_removed_are_followed_each_with_its_own_tile_origin(
         agent = start_agent(x, service, status)
         state = _marking(status, 4821)
         assert sorted(s["name"] for s in state["screens"]) == ["LEFT", "RIGHT", "screen"]
-        time.sleep(0.5)
-        shot = x.capture()
+        shot = settle(x)
         for x0 in (0, 1280):  # each monitor's tile starts at its own corner
             half = _expected(before[:, x0:x0 + 1280], service, 4821, state["minute"])
             assert np.mean(shot[:, x0:x0 + 1280].astype(np.int32) == half) > 0.999
         x.run("xrandr", "--delmonitor", "RIGHT")
         wait_for(lambda: (s := read_status(status)) and len(s["screens"]) == 2, 10, "the monitor's removal")
-        time.sleep(0.5)
-        shot = x.capture()
+        shot = settle(x)
         for x0 in (0, 1280):  # the right half is still marked, now by the whole screen's window
             crop = shot[:, x0:x0 + 1280]
             result = tracer.trace(crop, service.key)
