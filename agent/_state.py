@@ -1,7 +1,7 @@
 """The agent's decisions, without Qt: whose mark to show now, and what to tell the ledger when that changes.
 
-:class:`Marking` is polled (a few times a second) by the overlay. Each poll
-reads the session (:mod:`agent._session`), ends the marked session when the
+:class:`Marking` is polled (four times a second) by the overlay. It reads
+the session (:mod:`agent._session`) once a second, ends the marked session when the
 account, the session or the remote client changed or the screen locked,
 starts the next one, and keeps the tile of the current minute and the next
 (fetched ahead, so a minute's renewal never waits on the network). Polling
@@ -16,6 +16,7 @@ is recorded as one ``agent-gap``.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -26,9 +27,12 @@ from ._identity import IdentityError
 from ._marks import MarkSession, MarkSource, MarkSourceError, MarkTile, minute_start
 from ._session import SessionProbe, SessionState, probe_session
 
-__all__ = ["Marking", "MarkingStatus", "PREFETCH_S", "RETRY_S"]
+__all__ = ["Marking", "MarkingStatus", "PREFETCH_S", "PROBE_S", "RETRY_S"]
 
 log = logging.getLogger("leaktrace.agent")
+
+PROBE_S = 1.0
+"""Seconds between readings of the session (``loginctl`` is a process): how late a lock or a switch is seen."""
 
 PREFETCH_S = 10.0
 """Seconds before a minute starts that its tile is fetched."""
@@ -74,12 +78,17 @@ class Marking:
         Default :func:`agent.probe_session`.
     clock : callable returning an aware datetime
         Default: the system clock in UTC.
+    probe_s : float
+        Seconds between session readings (:data:`PROBE_S`); the clock is read at every poll.
     """
 
-    def __init__(self, source: MarkSource, *, probe: SessionProbe = probe_session, clock: Clock = _utc_now) -> None:
+    def __init__(self, source: MarkSource, *, probe: SessionProbe = probe_session, clock: Clock = _utc_now,
+                 probe_s: float = PROBE_S) -> None:
         self.source = source
         self.probe = probe
         self.clock = clock
+        self.probe_s = float(probe_s)
+        self._probed_at = -float("inf")
         self.session: MarkSession | None = None
         self.state: SessionState | None = None
         self._tiles: dict[datetime, MarkTile] = {}
@@ -146,7 +155,11 @@ class Marking:
         """
         now = self.clock()
         try:
-            state = self.probe()
+            if self.state is None or time.monotonic() - self._probed_at >= self.probe_s:
+                state = self.probe()
+                self._probed_at = time.monotonic()
+            else:
+                state = self.state
         except OSError as exc:
             self._end("the session could not be read")
             self._gap(None, f"the session could not be read: {exc}")

@@ -90,8 +90,9 @@ class _Bench:
         env["QT_SCREEN_SCALE_FACTORS"] = str(scale)
         argv = [sys.executable, "-m", "agent", "overlay", "--service", self.service.url, "--token-file",
                 str(self.token_file), "--status-file", str(status)] + (["--visible"] if visible else [])
+        status.unlink(missing_ok=True)  # a status left by an earlier agent would be taken for this one's
         proc = x.spawn(*argv, env=env)
-        _wait(lambda: (s := _status(status)) and s["state"] == "marking", 30)
+        _wait(lambda: (s := _status(status)) and s["state"] == "marking" and s["pid"] == proc.pid, 30)
         self.helpers.settle(x)  # drawn and composited: two captures 0.5 s apart agree
         return proc
 
@@ -103,7 +104,7 @@ class _Bench:
             else:
                 x.spawn("xlogo", "-geometry", "1500x900+200+90", "-render")
                 time.sleep(1.5)
-            status = self.folder / f"status-{app}-{scale}.json"
+            status = self.folder / f"status-{app}-{scale}-{visible}.json"
             proc = self.agent(x, scale, status, visible)
             shot = x.capture()
             proc.terminate()

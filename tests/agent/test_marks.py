@@ -131,7 +131,7 @@ class _Probe:
 
 def test_marking_follows_minutes_users_locks_and_reconnects(ledger: Ledger) -> None:
     clock, probe = _Clock(), _Probe()
-    marking = Marking(LocalMarks(Marker(KEY, ledger, ACCOUNTS), workstation="WS-1"), probe=probe, clock=clock)
+    marking = Marking(LocalMarks(Marker(KEY, ledger, ACCOUNTS), workstation="WS-1"), probe=probe, clock=clock, probe_s=0)
     first = marking.poll()
     assert first.state == "marking" and first.tile is not None and first.tile.viewer_id == 4821
     clock.now = T.replace(second=55)  # within the prefetch window: the next minute is fetched ahead
@@ -167,7 +167,7 @@ def test_marking_follows_minutes_users_locks_and_reconnects(ledger: Ledger) -> N
 
 def test_marking_cannot_show_records_one_gap(ledger: Ledger) -> None:
     clock, probe = _Clock(), _Probe()
-    marking = Marking(LocalMarks(Marker(KEY, ledger, ACCOUNTS), workstation="WS-1"), probe=probe, clock=clock)
+    marking = Marking(LocalMarks(Marker(KEY, ledger, ACCOUNTS), workstation="WS-1"), probe=probe, clock=clock, probe_s=0)
     assert marking.poll().state == "marking"
     for _ in range(3):
         clock.now += timedelta(seconds=2)
