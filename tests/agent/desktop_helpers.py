@@ -1,4 +1,7 @@
-"""Helpers of the desktop agent's tests: the marking service, a record page, starting the agent and Chromium.
+"""Helpers and fixtures of the desktop agent's tests: the marking service, an X display, a record page, the agent.
+
+The fixtures live here, imported by the test module, rather than in a ``conftest.py``: a second
+``conftest`` module name beside ``tests/conftest.py`` clashes under ``--doctest-modules``.
 
 The X programs come from ``scripts/test-services.sh`` (Debian's xvfb, picom,
 x11-apps, xdotool, x11-xserver-utils and the xcb libraries), Qt for Python
@@ -16,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -125,6 +128,20 @@ class Service:
     def close(self) -> None:
         self.service.close()
         self.ledger.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = Service(tmp_path_factory.mktemp("agent-service"))
+    yield running
+    running.close()
+
+
+@pytest.fixture()
+def xsession() -> Iterator[XSession]:
+    need_display()
+    with XSession((1920, 1080)) as session:
+        yield session
 
 
 def start_chromium(x: XSession, page: Path, folder: Path, *, scale: float = 1.0) -> subprocess.Popen[bytes]:

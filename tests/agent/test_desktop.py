@@ -24,11 +24,13 @@ import tracer
 from agent import MarkTile
 from benchmarks.xsession import XSession
 
-from desktop_helpers import (
+from desktop_helpers import (  # noqa: F401 - service and xsession are fixtures
     OS_USER,
     WORKSTATION,
     Service,
     read_status,
+    service,
+    xsession,
     record_page,
     settle,
     start_agent,
