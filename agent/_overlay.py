@@ -83,7 +83,7 @@ def _overlap(a: Rect, b: Rect) -> Rect | None:
 
 
 def covered_parts(geometries: list[Rect]) -> list[tuple[Rect, ...] | None]:
-    """For each monitor (logical x, y, w, h), the parts another monitor's window already marks; None if all.
+    """For each monitor (device pixels: x, y, w, h), the parts another monitor's window already marks; None if all.
 
     Mirrored monitors, and X servers that list a whole screen beside its
     monitors, give overlapping geometries; two overlays composited on one
@@ -109,17 +109,26 @@ def covered_parts(geometries: list[Rect]) -> list[tuple[Rect, ...] | None]:
     return out
 
 
+def native_rect(layout: tuple[Any, ...]) -> Rect:
+    """A monitor's rectangle in device pixels from Qt's (logical x, y, w, h, ratio).
+
+    Qt keeps a monitor's origin in device pixels and divides only its size by
+    the ratio, so monitors of different scales are compared in device pixels.
+    """
+    x, y, w, h, dpr = layout
+    return (int(x), int(y), max(1, round(w * dpr)), max(1, round(h * dpr)))
+
+
 def _arrange(windows: Any) -> list[tuple[Any, tuple[Rect, ...] | None]]:
     ordered = list(windows)
-    return list(zip(ordered, covered_parts([tuple(w.layout_key()[:4]) for w in ordered])))
+    return list(zip(ordered, covered_parts([native_rect(w.layout_key()) for w in ordered])))
 
 
-def _clear(image: NDArray[np.uint8], covered: tuple[Rect, ...], origin: tuple[int, int],
-           dpr: float) -> NDArray[np.uint8]:
-    """``image`` (a monitor's, device pixels) made transparent over the ``covered`` logical rectangles."""
+def _clear(image: NDArray[np.uint8], covered: tuple[Rect, ...], origin: tuple[int, int]) -> NDArray[np.uint8]:
+    """``image`` (a monitor's, device pixels) made transparent over the ``covered`` device-pixel rectangles."""
     for x, y, w, h in covered:
-        x0, y0 = round((x - origin[0]) * dpr), round((y - origin[1]) * dpr)
-        image[y0:y0 + round(h * dpr), x0:x0 + round(w * dpr)] = 0
+        x0, y0 = x - origin[0], y - origin[1]
+        image[y0:y0 + h, x0:x0 + w] = 0
     return image
 
 
@@ -166,8 +175,7 @@ def run_overlay(marking: Marking, *, visible: bool = False, status_file: Path | 
             return (g.x(), g.y(), g.width(), g.height(), float(self.screen_.devicePixelRatio()))
 
         def device_size(self) -> tuple[int, int]:
-            _, _, w, h, dpr = self.layout_key()
-            return max(1, round(w * dpr)), max(1, round(h * dpr))
+            return native_rect(self.layout_key())[2:]
 
         def show_image(self, rgba: NDArray[np.uint8], key: tuple[Any, ...]) -> None:
             h, w = rgba.shape[:2]
@@ -276,7 +284,7 @@ def run_overlay(marking: Marking, *, visible: bool = False, status_file: Path | 
                         # black under the other windows when they tiled it exactly; a clear window does not.
                         image = np.zeros((h, w, 4), np.uint8)
                     else:
-                        image = _clear(compose(tile, w, h, text), covered, key[2:4], key[6])
+                        image = _clear(compose(tile, w, h, text), covered, key[2:4])
                     window.show_image(image, key)
                 window.raise_()  # above windows mapped after it (no window manager keeps it there)
             notice.hide()

@@ -173,9 +173,9 @@ def settle(x: XSession, timeout: float = 30.0) -> Any:
     return wait_for(still, timeout, "the screen to settle")
 
 
-def start_agent(x: XSession, service: Service, status: Path, *, scale: float = 1.0,
+def start_agent(x: XSession, service: Service, status: Path, *, scale: float | str = 1.0,
                 watchdog: bool = False, extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
-    """``leaktrace-agent run|overlay --service ...`` on the display at Qt scale ``scale``."""
+    """``leaktrace-agent run|overlay --service ...`` on the display at Qt scale ``scale`` (or ``"NAME=f;..."``)."""
     env = x.env
     env["QT_SCREEN_SCALE_FACTORS"] = str(scale)
     argv = [sys.executable, "-m", "agent", "run" if watchdog else "overlay", "--service", service.url,

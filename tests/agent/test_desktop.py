@@ -66,7 +66,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> str:
     return (err or b"").decode(errors="replace")
 
 
-@pytest.mark.parametrize("scale", [1.0, 2.0])
+@pytest.mark.parametrize("scale", [1.0, 1.25, 2.0])
 def test_agent_over_chromium_names_the_logged_in_viewer(xsession: XSession, service: Service, tmp_path: Path,
                                                          scale: float) -> None:
     start_chromium(xsession, record_page(tmp_path / "record.html"), tmp_path, scale=scale)
@@ -209,24 +209,26 @@ def test_without_a_compositor_nothing_is_drawn_the_user_is_told_and_the_gap_reco
     _stop(agent)
 
 
-def test_monitors_added_and_removed_are_followed_each_with_its_own_tile_origin(
+def test_monitors_added_and_removed_are_followed_each_with_its_own_scale_and_tile_origin(
         service: Service, tmp_path: Path) -> None:
     from desktop_helpers import need_display
 
     need_display()
     with XSession((2560, 800)) as x:
-        x.run("xrandr", "--setmonitor", "LEFT", "1280/338x800/211+0+0", "none")
-        x.run("xrandr", "--setmonitor", "RIGHT", "1280/338x800/211+1280+0", "none")
+        # RIGHT starts at 1200, not a multiple of the 256 px tile: its own origin is told from the screen's.
+        x.run("xrandr", "--setmonitor", "LEFT", "1200/317x800/211+0+0", "none")
+        x.run("xrandr", "--setmonitor", "RIGHT", "1360/360x800/211+1200+0", "none")
         start_chromium(x, record_page(tmp_path / "record.html"), tmp_path)
         before = settle(x)
         status = tmp_path / "status.json"
-        agent = start_agent(x, service, status)
+        agent = start_agent(x, service, status, scale="LEFT=1;RIGHT=2;screen=1")
         state = _marking(status, 4821)
-        assert sorted(s["name"] for s in state["screens"]) == ["LEFT", "RIGHT", "screen"]
+        scales = {s["name"]: (s["scale"], s["device_size"]) for s in state["screens"]}
+        assert scales == {"LEFT": (1.0, [1200, 800]), "RIGHT": (2.0, [1360, 800]), "screen": (1.0, [2560, 800])}
         shot = settle(x)
-        for x0 in (0, 1280):  # each monitor's tile starts at its own corner
-            half = _expected(before[:, x0:x0 + 1280], service, 4821, state["minute"])
-            assert np.mean(shot[:, x0:x0 + 1280].astype(np.int32) == half) > 0.999
+        for x0, width in ((0, 1200), (1200, 1360)):  # each monitor's tile starts at its own corner
+            part = _expected(before[:, x0:x0 + width], service, 4821, state["minute"])
+            assert np.mean(shot[:, x0:x0 + width].astype(np.int32) == part) > 0.999
         x.run("xrandr", "--delmonitor", "RIGHT")
         wait_for(lambda: (s := read_status(status)) and len(s["screens"]) == 2, 10, "the monitor's removal")
         shot = settle(x)
