@@ -77,6 +77,47 @@ def _generators() -> list[Generator]:
     return gens
 
 
+SIDE_NAMES = ("top", "right", "bottom", "left")
+"""Sides in corner order (top-left, top-right, bottom-right, bottom-left)."""
+
+
+def side_offsets(candidate: NDArray[np.float64], truth: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each side's offset from the true side at its midpoint, along the outward normal, in fractions of the diagonal.
+
+    Negative: the candidate's side lies inside the screen (it stopped at an
+    inner step, such as a dark title bar's lower edge).
+    """
+    diagonal = max(float(np.hypot(*(truth[2] - truth[0]))), float(np.hypot(*(truth[3] - truth[1]))))
+    centre = truth.mean(axis=0)
+    out = []
+    for k in range(4):
+        a, b = truth[k], truth[(k + 1) % 4]
+        tangent = (b - a) / np.linalg.norm(b - a)
+        normal = np.array([tangent[1], -tangent[0]])
+        if np.dot(normal, (a + b) / 2 - centre) < 0:
+            normal = -normal
+        mid = (candidate[k] + candidate[(k + 1) % 4]) / 2
+        out.append(float(np.dot(mid - (a + b) / 2, normal)) / diagonal)
+    return np.asarray(out)
+
+
+def miss_kind(candidates: Sequence[NDArray[np.float64]], truth: NDArray[np.float64]) -> str:
+    """Why the nearest candidate misses: one side off (which, by how much) or the outline is elsewhere."""
+    if not candidates:
+        return "no candidate"
+    best = min(candidates, key=lambda c: corner_error(c, truth))
+    if corner_error(best, truth) > 0.1:
+        return "outline elsewhere"
+    offsets = side_offsets(best, truth)
+    off = np.abs(offsets) >= 0.005
+    if off.sum() == 1:
+        k = int(np.argmax(off))
+        return f"one side off: {SIDE_NAMES[k]} {100 * offsets[k]:+.1f} %"
+    if not off.any():
+        return f"a side tilted (midpoints within 0.5 %, a corner {100 * corner_error(best, truth):.1f} % off)"
+    return f"{int(off.sum())} sides off (largest {100 * float(np.abs(offsets).max()):.1f} %)"
+
+
 def corner_error(candidate: NDArray[np.float64], truth: NDArray[np.float64]) -> float:
     """Largest corner distance, as a fraction of the true screen's diagonal."""
     diagonal = max(float(np.hypot(*(truth[2] - truth[0]))), float(np.hypot(*(truth[3] - truth[1]))))
@@ -94,6 +135,7 @@ class Row:
     sides: int = 0
     first_s: list[float] | None = None
     multi_s: list[float] | None = None
+    misses: list[str] | None = None
 
 
 def _sample(i: int, rng: np.random.Generator, key: watermark.Key) -> tuple[NDArray[np.uint8], tuple[int, int]]:
@@ -108,7 +150,7 @@ def run(samples: int) -> list[Row]:
     rows: list[Row] = []
     for gen in _generators():
         for level in gen.levels:
-            row = Row(gen.name, level, first_s=[], multi_s=[])
+            row = Row(gen.name, level, first_s=[], multi_s=[], misses=[])
             rng = np.random.default_rng([SEED, len(rows)])
             for i in range(samples):
                 marked, size = _sample(i, rng, key)
@@ -126,7 +168,11 @@ def run(samples: int) -> list[Row]:
                 row.top1 += bool(errors) and errors[0] < 0.01
                 row.topk += any(e < 0.01 for e in errors)
                 side_errors = [corner_error(v, truth) for c in cands[:TOP_K] for v in c.variants]
-                row.sides += any(e < 0.01 for e in errors + side_errors)
+                found = any(e < 0.01 for e in errors + side_errors)
+                row.sides += found
+                if not found:
+                    every = [c.quad for c in cands[:TOP_K]] + [v for c in cands[:TOP_K] for v in c.variants]
+                    row.misses.append(f"#{i + 1} ({KINDS[i % len(KINDS)]}): {miss_kind(every, truth)}")  # type: ignore[union-attr]
                 print(f"[{gen.name[:1]} {level} {i + 1}/{samples}] first={'-' if first is None else f'{corner_error(first, truth):.3f}'} "
                       f"multi={','.join(f'{e:.3f}' for e in errors) or '-'}", file=sys.stderr)
             rows.append(row)
@@ -140,6 +186,12 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(f"| {r.generator} | {r.level} | {r.n} | {r.first}/{r.n} | {r.top1}/{r.n} | {r.topk}/{r.n} | {r.sides}/{r.n} | "
                      f"{statistics.median(r.first_s or [0]):.2f} | {statistics.median(r.multi_s or [0]):.2f} |")
+    lines += ["", "Misses (top k with side variants), by the nearest candidate: one side off by at least 0.5 % of the "
+              "diagonal with the others within it, several sides off, or the outline elsewhere (over 10 %). A negative "
+              "offset is inside the screen.", ""]
+    for r in rows:
+        if r.misses:
+            lines.append(f"- {r.generator[:1]} {r.level}: " + "; ".join(r.misses))
     return "\n".join(lines)
 
 
