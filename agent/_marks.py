@@ -333,7 +333,3 @@ class LocalMarks:
     def close_session(self, session: MarkSession, reason: str) -> None:
         self.marker.close_session(session, reason)
 
-
-def next_minute(now: datetime) -> datetime:
-    """The start of the minute after ``now``'s."""
-    return minute_start(now) + timedelta(minutes=1)

@@ -66,7 +66,7 @@ Examples
 
 from __future__ import annotations
 
-from ._audit import AUDIT_COLUMNS, AuditEntry, AuditJoin, AuditLog, format_audit_join
+from ._audit import AUDIT_COLUMNS, AUDIT_SESSION_LOOKBACK, AuditEntry, AuditJoin, AuditLog, format_audit_join
 from ._chain import ChainReport, Checkpoint
 from ._core import DEFAULT_TIMEOUT_S, DEFAULT_WINDOW_MINUTES, SCHEMA_VERSION, Ledger
 from ._directory import Directory
@@ -86,6 +86,7 @@ from ._validate import MAX_TIMEOUT_S, MAX_WINDOW_MINUTES
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "AUDIT_SESSION_LOOKBACK",
     "AuditEntry",
     "AuditJoin",
     "AuditLog",

@@ -40,13 +40,13 @@ from typing import Any, Mapping, Sequence
 from ._errors import LedgerError
 from ._records import View
 
-__all__ = ["AUDIT_COLUMNS", "AuditEntry", "AuditJoin", "AuditLog", "format_audit_join"]
+__all__ = ["AUDIT_COLUMNS", "AUDIT_SESSION_LOOKBACK", "AuditEntry", "AuditJoin", "AuditLog", "format_audit_join"]
 
 AUDIT_COLUMNS = ("accessed_at", "record_id", "viewer_id", "username", "action", "workstation")
 """The columns read from an audit export (see the module docstring)."""
 
 MAX_BYTES = 512 * 1024 * 1024
-SESSION_LOOKBACK = timedelta(hours=12)
+AUDIT_SESSION_LOOKBACK = timedelta(hours=12)
 """How far back records opened before the mark's minute are listed when no agent session row bounds it."""
 
 
@@ -207,13 +207,13 @@ class AuditLog:
             Any time in the mark's minute (aware).
         agent_rows : sequence of View
             The viewer's ledger rows around the minute; the latest ``agent-session`` row before the minute
-            bounds "earlier" (else :data:`SESSION_LOOKBACK`).
+            bounds "earlier" (else :data:`AUDIT_SESSION_LOOKBACK`).
         """
         start = minute.astimezone(timezone.utc).replace(second=0, microsecond=0)
         end = start + timedelta(minutes=1)
         sessions = [v.viewed_at for v in agent_rows if v.action == "agent-session" and v.viewed_at < end
                     and v.viewer_id == viewer_id]
-        since = max(sessions) if sessions else start - SESSION_LOOKBACK
+        since = max(sessions) if sessions else start - AUDIT_SESSION_LOOKBACK
         own = [e for e in self.entries if e.viewer_id == viewer_id]
         in_minute = tuple(e for e in own if start <= e.accessed_at < end)
         before = tuple(sorted((e for e in own if since <= e.accessed_at < start), key=lambda e: e.accessed_at,

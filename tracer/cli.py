@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from ledger import (
+    AUDIT_SESSION_LOOKBACK,
     DEFAULT_WINDOW_MINUTES,
     AuditJoin,
     AuditLog,
@@ -39,9 +40,6 @@ from ._batch import RETRY_STATUSES
 from ._report import ReportEntry, write_report
 from ._result import Mark, TraceResult
 from ._trace import trace
-
-AUDIT_SESSION_LOOKBACK = timedelta(hours=12)
-"""How far back the ledger is read for the agent session that marked a minute (``--audit-log``)."""
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_FOUND", "EXIT_TRACED", "main"]
 
@@ -338,10 +336,10 @@ class _Run:
         """The audit log's records around a named ledger match, else None."""
         if self.audit is None or join is None or not join.named:
             return None
-        rows = tuple(join.matches) + tuple(join.surrounding)
-        earlier = self.ledger.views(viewer_id=join.viewer_id, since=join.timestamp - AUDIT_SESSION_LOOKBACK,
-                                    until=join.timestamp + timedelta(minutes=1)) if self.ledger is not None else []
-        return self.audit.join(join.viewer_id, join.timestamp, agent_rows=rows + tuple(earlier))
+        # The viewer's rows up to the mark's minute: the latest agent-session among them bounds "earlier".
+        rows = self.ledger.views(viewer_id=join.viewer_id, since=join.timestamp - AUDIT_SESSION_LOOKBACK,
+                                 until=join.timestamp + timedelta(minutes=1)) if self.ledger is not None else []
+        return self.audit.join(join.viewer_id, join.timestamp, agent_rows=rows)
 
     def _refusal(self, attribution: Attribution | None) -> list[str]:
         """Why a ledger attribution must not name anyone (its candidates' rows fail verification), else []."""
