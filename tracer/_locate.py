@@ -111,6 +111,40 @@ def _quad_of(contour: NDArray[np.int32], shape: tuple[int, int]) -> NDArray[np.f
     return corners
 
 
+BODY_OPENING = 0.15
+"""Opening that takes a thin appendage off a region (a monitor's stand, an arm, a cable), as a fraction of the
+square root of the region's hull area: wider than a stand's neck (about a tenth of a screen's width), narrower
+than the screen."""
+
+
+def _body(contour: NDArray[np.int32], shape: tuple[int, int]) -> NDArray[np.int32] | None:
+    """The contour's region with thin appendages opened away: its largest remaining part's outer contour, or None.
+
+    A dark screen and its bezel on a light wall are one dark region with
+    the stand below it, whose hull has five or six corners; opened with a
+    disc wider than the stand's neck, the screen's body is left (its
+    corners rounded, which the line fits of :func:`_refine_corners` on the
+    original contour's sides do not see).
+    """
+    hull_area = max(cv2.contourArea(cv2.convexHull(contour)), 1.0)
+    size = BODY_OPENING * np.sqrt(hull_area)
+    if size < 5:
+        return None
+    # The opening only decides which part is the body; at a coarse scale (the disc about 9 px) it is cheap.
+    x, y, w, h = cv2.boundingRect(contour)
+    step = max(1.0, size / 9.0)
+    mask = np.zeros((int(np.ceil(h / step)) + 2, int(np.ceil(w / step)) + 2), np.uint8)
+    points = np.round((contour.reshape(-1, 2) - [x, y]) / step).astype(np.int32) + 1
+    cv2.drawContours(mask, [points.reshape(-1, 1, 2)], -1, 255, thickness=cv2.FILLED)
+    disc = int(round(size / step)) | 1
+    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (disc, disc)))
+    parts, _ = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not parts:
+        return None
+    body = max(parts, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
+    return np.round((body - 1) * step + [x, y]).astype(np.int32).reshape(-1, 1, 2)
+
+
 def _region_contours(small: NDArray[np.uint8]) -> list[tuple[str, NDArray[np.int32]]]:
     """Outer contours of bright and dark regions at several levels (quantiles of luma)."""
     blurred = cv2.GaussianBlur(small, (0, 0), 2.0)
@@ -482,10 +516,15 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
     tolerance = SAME_CORNER_FRACTION * float(np.hypot(*small.shape))
     found: list[ScreenCandidate] = []
     for cue, contour in [*_region_contours(small), *_edge_contours(small)]:
-        quad = _quad_of(contour, small.shape)
+        quad, reach = _quad_of(contour, small.shape), 0.0
         if quad is None:
-            continue
-        refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad)
+            body = _body(contour, small.shape)
+            quad = None if body is None else _quad_of(body, small.shape)
+            if quad is None:
+                continue
+            # The body's corners are rounded, so its quad lies a little inside the region's straight sides.
+            reach = 0.5 * BODY_OPENING * np.sqrt(cv2.contourArea(cv2.convexHull(contour)))
+        refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad, reach)
         if not _within(refined, small.shape):
             continue  # nearly parallel side fits met far outside the photo: not a screen
         fill = 1.0 if cue == "edges" else _fill(contour, refined)

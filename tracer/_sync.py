@@ -117,8 +117,11 @@ def _order_corners(pts: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.roll(ordered, -start, axis=0)
 
 
-def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Intersect lines fitted (total least squares) to the contour points along each side."""
+def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64], reach: float = 0.0) -> NDArray[np.float64]:
+    """Intersect lines fitted (total least squares) to the contour points along each side.
+
+    A side's points are those within ``max(3, 0.02 * length, reach)`` px of it.
+    """
     lines = []
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
@@ -127,7 +130,7 @@ def _refine_corners(points: NDArray[np.float64], quad: NDArray[np.float64]) -> N
         n = np.array([-d[1], d[0]]) / length
         t = (points - a) @ (d / length)
         dist = np.abs((points - a) @ n)
-        sel = (t > 0.1 * length) & (t < 0.9 * length) & (dist < max(3.0, 0.02 * length))
+        sel = (t > 0.1 * length) & (t < 0.9 * length) & (dist < max(3.0, 0.02 * length, reach))
         if sel.sum() < 10:
             return quad
         seg = points[sel]

@@ -65,3 +65,23 @@ def test_the_screen_of_an_independent_scene_generator_is_among_the_candidates(se
     truth = np.asarray(leak.params["screen_corners"], np.float64)
     errors = [_corner_error(c.quad, truth) for c in screen_candidates(leak.image)]
     assert errors and min(errors) < 0.02, errors
+
+
+def test_a_dark_screen_on_a_stand_is_outlined_without_the_stand():
+    # A dark-theme screen and its dark bezel are one dark region with the
+    # stand below them; its hull has six corners, so the quad fit fails
+    # until the stand is opened away.
+    import cv2
+
+    photo, truth = _scene(wall=225, bezel=25, screen=35)
+    centre = truth.mean(axis=0)
+    outer = centre + (truth - centre) * 1.08
+    bottom = 0.5 * (outer[2] + outer[3])
+    neck = np.array([[bottom[0] - 30, bottom[1] - 5], [bottom[0] + 30, bottom[1] - 5],
+                     [bottom[0] + 30, bottom[1] + 90], [bottom[0] - 30, bottom[1] + 90]])
+    foot = np.array([[bottom[0] - 150, bottom[1] + 90], [bottom[0] + 150, bottom[1] + 90],
+                     [bottom[0] + 150, bottom[1] + 110], [bottom[0] - 150, bottom[1] + 110]])
+    for part in (neck, foot):
+        cv2.fillConvexPoly(photo, np.round(part).astype(np.int32), (25,) * 3, lineType=cv2.LINE_AA)
+    errors = [_corner_error(c.quad, outer) for c in screen_candidates(photo)]
+    assert errors and min(errors) < 0.01, errors
