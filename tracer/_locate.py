@@ -21,10 +21,11 @@ pick (see ``tracer._strategies``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
+import scipy.special
 from numpy.typing import NDArray
 
 from ._sync import _order_corners, _refine_corners, intersect_lines
@@ -250,15 +251,19 @@ def _bezel_offset(profile: NDArray[np.float64], offsets: NDArray[np.float64], pl
     return 0.0
 
 
-def _snap_to_bezel(image: NDArray[np.float32], quad: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Move each side outward to the inner edge of a dark bezel, when there is one; corners re-intersected."""
+def _snap_to_bezel(image: NDArray[np.float32], quad: NDArray[np.float64]) -> tuple[NDArray[np.float64], tuple[float, ...]]:
+    """Move each side outward to the inner edge of a dark bezel, when there is one; corners re-intersected.
+
+    Returns the quad and how far each side moved (px, 0 for a side left where it was).
+    """
     diagonal = float(np.hypot(*(quad[2] - quad[0])))
     offsets = np.arange(-0.01 * diagonal, BEZEL_SEARCH * diagonal, 0.5)
-    lines = []
+    lines, shifts = [], []
     for a, b, d, normal in _sides(quad):
         shift = _bezel_offset(_side_profile(image, a, b, normal, offsets), offsets, max(2.0, 0.004 * diagonal))
         lines.append((a + shift * normal, d))
-    return intersect_lines(lines, quad)
+        shifts.append(shift)
+    return intersect_lines(lines, quad), tuple(shifts)
 
 
 EDGE_SAMPLES = 48
@@ -304,19 +309,27 @@ def _side_edge_points(image: NDArray[np.float32], a: NDArray[np.float64], b: NDA
     deriv = np.gradient(prof, axis=1)
     sign = -1.0 if np.median(prof[:, : len(offsets) // 2]) >= np.median(prof[:, len(offsets) // 2 :]) else 1.0
     signed = sign * deriv
-    k = np.clip(np.argmax(signed, axis=1), 1, len(offsets) - 2)
+    peak = np.argmax(signed, axis=1)
+    k = np.clip(peak, 1, len(offsets) - 2)
     rows = np.arange(len(t))
     y0, y1, y2 = signed[rows, k - 1], signed[rows, k], signed[rows, k + 1]
     denom = y0 - 2 * y1 + y2
     frac = np.where(np.abs(denom) > 1e-9, 0.5 * (y0 - y2) / np.where(np.abs(denom) > 1e-9, denom, 1.0), 0.0)
     edge = offsets[k] + np.clip(frac, -0.5, 0.5) * 0.25
-    strong = y1 > max(2.0, 0.3 * float(np.median(y1)))
+    # A slope steepest at the end of the search is another edge's flank (a title bar's inner edge beside a
+    # bezel's), not an edge within reach.
+    strong = (y1 > max(2.0, 0.3 * float(np.median(y1)))) & (peak > 0) & (peak < len(offsets) - 1)
     return base[strong] + edge[strong, None] * normal[None, :]
 
 
-def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float,
-                           colour_side: tuple[int, NDArray[np.uint8], NDArray[np.float64]] | None = None) -> NDArray[np.float64]:
+def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64], radius: float | Sequence[float],
+                           colour_side: tuple[int, NDArray[np.uint8], NDArray[np.float64]] | None = None,
+                           fallback: float | None = None) -> NDArray[np.float64]:
     """Sub-pixel corners: each side re-fitted to its :func:`edge_points` (robust line fits), lines intersected.
+
+    ``radius`` (px) is how far across each side its edge is searched, one for all sides or one per side; a
+    side whose edge is not within it (no steepest slope inside the search) is searched again within
+    ``fallback`` px (a luma edge), else stays where it is.
 
     The candidates are found on a shrunk photo, where a pixel can be 1 % of
     a small screen's diagonal. ``colour_side`` = (side index, RGB photo,
@@ -324,14 +337,17 @@ def refine_full_resolution(gray: NDArray[np.float32], quad: NDArray[np.float64],
     of luma, and is fitted on the photo's colours projected on that
     direction (the difference of the two colours it separates).
     """
+    radii = [float(radius)] * 4 if isinstance(radius, (int, float)) else [float(r) for r in radius]
     lines = []
     for i, (a, b, d, normal) in enumerate(_sides(quad)):
         if colour_side is not None and colour_side[0] == i:
-            crop, origin = _float_crop(colour_side[1], np.array([a, b]), radius + 4.0)
-            points = _side_edge_points(np.ascontiguousarray(crop @ colour_side[2].astype(np.float32)), a, b, normal, radius, origin)
+            crop, origin = _float_crop(colour_side[1], np.array([a, b]), radii[i] + 4.0)
+            points = _side_edge_points(np.ascontiguousarray(crop @ colour_side[2].astype(np.float32)), a, b, normal, radii[i], origin)
         else:
-            points = _side_edge_points(gray, a, b, normal, radius)
+            points = _side_edge_points(gray, a, b, normal, radii[i])
         line = _fit_line(points)
+        if line is None and fallback is not None and fallback > radii[i]:
+            line = _fit_line(_side_edge_points(gray, a, b, normal, fallback))
         lines.append(line if line is not None else (a, d))
     return intersect_lines(lines, quad)
 
@@ -415,8 +431,82 @@ def _parallel_steps(gray: NDArray[np.float32], a: NDArray[np.float64], b: NDArra
             unit = difference / (float(np.linalg.norm(difference)) + 1e-9)
             direction = None if abs(float(unit.sum())) / np.sqrt(3.0) > GREY_COSINE else unit  # grey: luma fits it
         out.append((float(offsets[k] + np.clip(frac, -0.5, 0.5) * 0.5), float(y1), direction))
+    shoulder = _shoulder(offsets, profile)
+    if shoulder is not None and all(abs(shoulder[0] - o) > 1.0 for o, _, _ in out):
+        out.append((shoulder[0], shoulder[1], None))
     out.sort(key=lambda item: item[1], reverse=True)
     return out[:STEPS_PER_SIDE]
+
+
+SHOULDER_REACH_PX = 8.0
+"""How far either side of a side's own edge the two-edge fit of :func:`_shoulder` looks."""
+SHOULDER_MIN_PX = 1.5
+"""A second edge in the blur of a side's own (a shoulder) counts this far from it at least."""
+SHOULDER_MIN_STEP = 8.0
+"""... with a step of at least this many levels,"""
+SHOULDER_MIN_RATIO = 0.08
+"""... and by this fraction of the side's own step at least,"""
+SHOULDER_MIN_BLURS = 2.5
+"""... lying this many blur widths (sigma) from it at least (two edges within the blur fit a real edge's
+profile, which is no exact error function, a little better than one),"""
+SHOULDER_GAIN = 0.7
+"""... when two blurred edges fit the profile with at most this fraction of one edge's RMS residual."""
+
+
+def _step_fits(x: NDArray[np.float64], p: NDArray[np.float64], edges: NDArray[np.float64], sigma: NDArray[np.float64]
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Least-squares levels and RMS residuals of ``p(x)`` fitted by a constant plus blurred unit steps.
+
+    ``edges`` (n, k) are the k step positions of n models, ``sigma`` (n,) their blur; each model's levels
+    (constant, k heights) are linear in the profile and solved at once (batched normal equations).
+    """
+    steps = scipy.special.ndtr((edges[:, :, None] - x[None, None, :]) / sigma[:, None, None])  # (n, k, len(x))
+    design = np.concatenate([np.ones((len(edges), 1, len(x))), steps], axis=1)
+    gram = design @ design.transpose(0, 2, 1) + 1e-9 * np.eye(design.shape[1])
+    levels = np.linalg.solve(gram, (design @ p)[..., None])[..., 0]
+    residual = np.einsum("nk,nkx->nx", levels, design) - p
+    return levels, np.sqrt(np.mean(residual**2, axis=1))
+
+
+def _shoulder(offsets: NDArray[np.float64], profile: NDArray[np.float64]) -> tuple[float, float] | None:
+    """A second step merged into the blur of the side's own (at offset 0): (offset, peak slope), or None.
+
+    On a small screen a dark title bar is a few pixels tall, less than the
+    camera's blur: the bar's outer edge against the bezel is no separate
+    slope maximum, only a shoulder on the flank of the bar's inner edge.
+    The profile near the side is fitted by one blurred step (an error
+    function) and by two with the same blur; when two fit far better and
+    the second lies clear of the first, it is a step of its own. Its slope
+    is a blurred step's peak, height / (sigma sqrt(2 pi)). The fits are
+    grids over positions and blur, the levels solved linearly at each.
+    """
+    near = np.abs(offsets) <= SHOULDER_REACH_PX
+    x, p = offsets[near], profile[near]
+    if len(x) < 12 or float(np.ptp(p)) < 2 * SHOULDER_MIN_STEP:
+        return None
+    positions = np.arange(-2.0, 2.0 + 1e-9, 0.25)
+    blurs = np.geomspace(0.3, 4.0, 12)
+    e1, s1 = (g.ravel() for g in np.meshgrid(positions, blurs, indexing="ij"))
+    _, r1 = _step_fits(x, p, e1[:, None], s1)
+    one = int(np.argmin(r1))
+    x1 = e1[one] + np.arange(-0.75, 0.75 + 1e-9, 0.25)
+    x2 = np.arange(-SHOULDER_REACH_PX + 1.0, SHOULDER_REACH_PX - 1.0 + 1e-9, 0.25)
+    blur2 = s1[one] * np.array([0.5, 0.65, 0.8, 1.0])
+    g1, g2, gs = (g.ravel() for g in np.meshgrid(x1, x2, blur2, indexing="ij"))
+    clear = np.abs(g2 - g1) >= SHOULDER_MIN_PX
+    if not clear.any():
+        return None
+    g1, g2, gs = g1[clear], g2[clear], gs[clear]
+    levels, r2 = _step_fits(x, p, np.column_stack([g1, g2]), gs)
+    k = int(np.argmin(r2))
+    # The weaker of the two fitted edges is the shoulder; the stronger is the side's own.
+    (h_main, x_main), (h_other, x_other) = sorted([(levels[k, 1], g1[k]), (levels[k, 2], g2[k])], key=lambda e: -abs(e[0]))
+    # Clear of the side's own edge by more than the blur: a real edge's profile is no exact error function, and
+    # two edges within the blur fit its shape a little better than one.
+    apart = abs(x_other - x_main) >= max(SHOULDER_MIN_PX, SHOULDER_MIN_BLURS * gs[k]) and abs(x_other) >= SHOULDER_MIN_PX
+    if r2[k] > SHOULDER_GAIN * r1[one] or not apart or abs(h_other) < max(SHOULDER_MIN_STEP, SHOULDER_MIN_RATIO * abs(h_main)):
+        return None
+    return float(x_other), float(abs(h_other) / (gs[k] * np.sqrt(2.0 * np.pi)))
 
 
 def side_variants(gray: NDArray[np.float32], quad: NDArray[np.float64], rgb: NDArray[np.uint8] | None = None) -> list[NDArray[np.float64]]:
@@ -468,14 +558,16 @@ def _within(quad: NDArray[np.float64], shape: tuple[int, int], margin: float = 0
                 and y.min() >= -margin * h and y.max() <= (1 + margin) * h)
 
 
-def _add(found: list[ScreenCandidate], candidate: ScreenCandidate, tolerance: float) -> None:
-    """Add a candidate unless one with the same corners is there (the better score is kept)."""
-    for i, c in enumerate(found):
+def _add(found: list[tuple[ScreenCandidate, tuple[float, ...]]], candidate: ScreenCandidate, shifts: tuple[float, ...],
+         tolerance: float) -> None:
+    """Add a candidate (and how far its sides were snapped to a bezel) unless one with the same corners is there
+    (the better score is kept)."""
+    for i, (c, _) in enumerate(found):
         if _same(c.quad, candidate.quad, tolerance):
             if candidate.score > c.score:
-                found[i] = candidate
+                found[i] = (candidate, shifts)
             return
-    found.append(candidate)
+    found.append((candidate, shifts))
 
 
 def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, variants: bool = True) -> list[ScreenCandidate]:
@@ -514,7 +606,7 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
         return []
     smallf = cv2.GaussianBlur(small, (0, 0), 1.0).astype(np.float32)
     tolerance = SAME_CORNER_FRACTION * float(np.hypot(*small.shape))
-    found: list[ScreenCandidate] = []
+    found: list[tuple[ScreenCandidate, tuple[float, ...]]] = []
     for cue, contour in [*_region_contours(small), *_edge_contours(small)]:
         quad, reach = _quad_of(contour, small.shape), 0.0
         if quad is None:
@@ -534,21 +626,24 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
         # right for a screen whose dark title bar a region stopped at, wrong
         # for a light bezel in a dark room (the "bezel" would be the wall).
         # Both are proposed; the mark decides.
-        for variant in (refined, _snap_to_bezel(smallf, refined)):
+        for variant, shifts in ((refined, (0.0,) * 4), _snap_to_bezel(smallf, refined)):
             score = _border_contrast(smallf, variant) * fill
-            _add(found, ScreenCandidate((variant + 0.5) * factor - 0.5, cue, score), tolerance * factor)
-    found.sort(key=lambda c: c.score, reverse=True)
+            _add(found, ScreenCandidate((variant + 0.5) * factor - 0.5, cue, score), shifts, tolerance * factor)
+    found.sort(key=lambda item: item[0].score, reverse=True)
     near = NEAR_CORNER_FRACTION * float(np.hypot(*small.shape)) * factor
-    kept: list[ScreenCandidate] = []
-    for c in found:
-        if sum(_same(k.quad, c.quad, near) for k in kept) < NEAR_KEPT:
-            kept.append(c)
-    found = kept
+    kept: list[tuple[ScreenCandidate, tuple[float, ...]]] = []
+    for c, shifts in found:
+        if sum(_same(k.quad, c.quad, near) for k, _ in kept) < NEAR_KEPT:
+            kept.append((c, shifts))
     gray = gray8.astype(np.float32) if factor > 1 else smallf
     radius = 1.5 * factor + 1.5
     out: list[ScreenCandidate] = []
-    for c in found[:limit]:
-        quad = refine_full_resolution(gray, c.quad, radius)
+    for c, shifts in kept[:limit]:
+        # A side snapped out to a bezel is re-fitted within half its move first: the strongest step near it
+        # may be the one it moved from (a title bar a few pixels tall on a small screen). With no edge there
+        # (the snap only went out to the foot of the side's own blurred edge) it is re-fitted as any side.
+        radii = [radius if shift <= 0 else min(radius, 0.5 * shift * factor) for shift in shifts]
+        quad = refine_full_resolution(gray, c.quad, radii, fallback=radius)
         if any(_same(o.quad, quad, tolerance * factor) for o in out):
             continue  # two work-scale outlines (as found, bezel-snapped) refined to one: its variants would repeat
         out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad, rgb)) if variants else ()))
