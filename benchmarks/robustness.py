@@ -305,7 +305,9 @@ def _is_identity(leak: Leak, screen_shape: tuple[int, ...]) -> bool:
     )
 
 
-def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[np.uint8], tuple[int, int, int, int]]:
+def oracle_geometry(leak: Leak, screen_size: tuple[int, int],
+                    project: Callable[[Leak, NDArray[np.float64]], NDArray[np.float64]] = project_points,
+                    ) -> tuple[NDArray[np.uint8], tuple[int, int, int, int]]:
     """Map a leak back to original screen pixels with the simulator's true geometry.
 
     Parameters
@@ -314,6 +316,9 @@ def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[n
         From :mod:`synthetic`.
     screen_size : (int, int)
         ``(width, height)`` of the stamped screen.
+    project : callable, optional
+        The leak's exact map from screen to leak pixels: the generator's own
+        (:func:`synthetic.scenes_b.project_points_b` for the second scene generator).
 
     Returns
     -------
@@ -334,7 +339,7 @@ def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[n
     """
     w, h = screen_size
     centre = np.array([[(w - 1) / 2, (h - 1) / 2], [(w - 1) / 2 + 1, (h - 1) / 2], [(w - 1) / 2, (h - 1) / 2 + 1]])
-    c = project_points(leak, centre)
+    c = project(leak, centre)
     (ax, ay), (bx, by) = c[1] - c[0], c[2] - c[0]
     scale = math.sqrt(abs(ax * by - ay * bx))  # leak pixels per screen pixel (linear), at the screen centre
     src = leak.image
@@ -345,7 +350,7 @@ def oracle_geometry(leak: Leak, screen_size: tuple[int, int]) -> tuple[NDArray[n
         src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
         sx, sy = nw / lw, nh / lh
     ys, xs = np.mgrid[0:h, 0:w]
-    pts = project_points(leak, np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float64))
+    pts = project(leak, np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float64))
     map_x = ((pts[:, 0] + 0.5) * sx - 0.5).reshape(h, w).astype(np.float32)
     map_y = ((pts[:, 1] + 0.5) * sy - 0.5).reshape(h, w).astype(np.float32)
     out = cv2.remap(src, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

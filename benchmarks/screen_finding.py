@@ -1,6 +1,6 @@
 """Screen-finding benchmark: is the screen outlined, on scenes of two independent generators?
 
-Run ``python -m benchmarks.screen_finding [--quick] [--samples N]``. For each
+Run ``python -m benchmarks.screen_finding [--quick] [--samples N] [--trace] [--jobs N]``. For each
 photo level of each scene generator it stamps EMR screens, photographs them
 and asks the screen finders for the screen's outline:
 
@@ -20,24 +20,36 @@ generator B is :func:`synthetic.scenes_b.photo_leak_b`, written
 independently as a test set (other walls, light, furniture, natural photos
 as backgrounds, another camera model). Medians of finder time are printed
 too. Output: markdown on stdout and in ``benchmarks/results/screen_finding.md``.
+
+With ``--trace`` (slow: about 20 min with ``--jobs 2``) each photo is also
+decoded at the true geometry (``watermark.extract`` on the photo warped back
+by the generator's exact map) and traced (``tracer.trace``): the issue's
+"traced equals the true-geometry rate", with the photos that decode at the
+true geometry but are not traced listed (and whether their outline was
+found), and the tracer's time per photo. Output then goes to
+``benchmarks/results/screen_finding_traced.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 import synthetic
+import tracer
 import watermark
 from synthetic import Leak, render_screen
 from tracer import screen_candidates
@@ -133,49 +145,105 @@ class Row:
     top1: int = 0
     topk: int = 0
     sides: int = 0
-    first_s: list[float] | None = None
-    multi_s: list[float] | None = None
-    misses: list[str] | None = None
+    first_s: list[float] = field(default_factory=list)
+    multi_s: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    oracle: int = 0
+    traced: int = 0
+    wrong: int = 0
+    trace_s: list[float] = field(default_factory=list)
+    trace_misses: list[str] = field(default_factory=list)
 
 
-def _sample(i: int, rng: np.random.Generator, key: watermark.Key) -> tuple[NDArray[np.uint8], tuple[int, int]]:
+def _sample(i: int, rng: np.random.Generator, key: watermark.Key) -> tuple[NDArray[np.uint8], tuple[int, int], watermark.Payload]:
     kind, size = KINDS[i % len(KINDS)], SIZES[i % len(SIZES)]
     screen = render_screen(kind, size=size, seed=int(rng.integers(1 << 30)))
     payload = watermark.Payload(viewer_id=int(rng.integers(1 << 32)), timestamp=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc))
-    return watermark.embed(screen, payload, key), size
+    return watermark.embed(screen, payload, key), size, payload
 
 
-def run(samples: int) -> list[Row]:
+@functools.lru_cache(maxsize=1)
+def _generators_cached() -> tuple[Generator, ...]:
+    return tuple(_generators())
+
+
+def _photo(task: tuple[int, str, int, NDArray[np.uint8], tuple[int, int], watermark.Payload, int, bool]) -> dict[str, Any]:
+    """One photo: the finders' candidates against the true corners and, with ``trace``, the decode at the true
+    geometry and the tracer's (in a worker process)."""
+    g, level, i, marked, size, payload, seed, trace = task
+    gen = _generators_cached()[g]
+    key = watermark.Key(bytes(range(32)))
+    leak = gen.photo(marked, level, seed)
+    truth = gen.corners(leak, size)
+    out: dict[str, Any] = {"i": i}
+    t = time.perf_counter()
+    first = find_screen_quad(leak.image)
+    out["first_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cands = screen_candidates(leak.image)
+    out["multi_s"] = time.perf_counter() - t
+    errors = [corner_error(c.quad, truth) for c in cands[:TOP_K]]
+    side_errors = [corner_error(v, truth) for c in cands[:TOP_K] for v in c.variants]
+    out.update(first=first is not None and corner_error(first, truth) < 0.01, top1=bool(errors) and errors[0] < 0.01,
+               topk=any(e < 0.01 for e in errors), found=any(e < 0.01 for e in errors + side_errors),
+               log=f"first={'-' if first is None else f'{corner_error(first, truth):.3f}'} multi={','.join(f'{e:.3f}' for e in errors) or '-'}")
+    if not out["found"]:
+        every = [c.quad for c in cands[:TOP_K]] + [v for c in cands[:TOP_K] for v in c.variants]
+        out["miss"] = f"#{i + 1} ({KINDS[i % len(KINDS)]}): {miss_kind(every, truth)}"
+    if trace:
+        from benchmarks.robustness import oracle_geometry
+
+        project = synthetic.project_points if g == 0 else _project_b()
+        warped, (x0, y0, x1, y1) = oracle_geometry(leak, size, project)
+        ext = watermark.extract(warped[y0:y1, x0:x1], key)
+        out["oracle"] = bool(ext.found and ext.payload == payload)
+        t = time.perf_counter()
+        result = tracer.trace(leak.image, key)
+        out["trace_s"] = time.perf_counter() - t
+        out["traced"] = bool(result.found and result.payload == payload)
+        out["wrong"] = bool(result.found and result.payload != payload)
+        out["log"] += f" oracle={int(out['oracle'])} traced={int(out['traced'])} {out['trace_s']:.1f}s"
+    return out
+
+
+def _project_b() -> Callable[[Leak, NDArray[np.float64]], NDArray[np.float64]]:
+    from synthetic.scenes_b import project_points_b
+
+    return project_points_b
+
+
+def run(samples: int, *, trace: bool = False, jobs: int = 1) -> list[Row]:
     key = watermark.Key(bytes(range(32)))
     rows: list[Row] = []
-    for gen in _generators():
+    tasks = []
+    for g, gen in enumerate(_generators_cached()):
         for level in gen.levels:
-            row = Row(gen.name, level, first_s=[], multi_s=[], misses=[])
-            rng = np.random.default_rng([SEED, len(rows)])
+            rows.append(Row(gen.name, level))
+            rng = np.random.default_rng([SEED, len(rows) - 1])
             for i in range(samples):
-                marked, size = _sample(i, rng, key)
-                leak = gen.photo(marked, level, int(rng.integers(1 << 30)))
-                truth = gen.corners(leak, size)
-                t = time.perf_counter()
-                first = find_screen_quad(leak.image)
-                row.first_s.append(time.perf_counter() - t)  # type: ignore[union-attr]
-                t = time.perf_counter()
-                cands = screen_candidates(leak.image)
-                row.multi_s.append(time.perf_counter() - t)  # type: ignore[union-attr]
-                errors = [corner_error(c.quad, truth) for c in cands[:TOP_K]]
-                row.n += 1
-                row.first += first is not None and corner_error(first, truth) < 0.01
-                row.top1 += bool(errors) and errors[0] < 0.01
-                row.topk += any(e < 0.01 for e in errors)
-                side_errors = [corner_error(v, truth) for c in cands[:TOP_K] for v in c.variants]
-                found = any(e < 0.01 for e in errors + side_errors)
-                row.sides += found
-                if not found:
-                    every = [c.quad for c in cands[:TOP_K]] + [v for c in cands[:TOP_K] for v in c.variants]
-                    row.misses.append(f"#{i + 1} ({KINDS[i % len(KINDS)]}): {miss_kind(every, truth)}")  # type: ignore[union-attr]
-                print(f"[{gen.name[:1]} {level} {i + 1}/{samples}] first={'-' if first is None else f'{corner_error(first, truth):.3f}'} "
-                      f"multi={','.join(f'{e:.3f}' for e in errors) or '-'}", file=sys.stderr)
-            rows.append(row)
+                marked, size, payload = _sample(i, rng, key)
+                tasks.append((len(rows) - 1, (g, level, i, marked, size, payload, int(rng.integers(1 << 30)), trace)))
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else contextlib.nullcontext() as pool:
+        results = pool.map(_photo, [t for _, t in tasks]) if pool is not None else map(_photo, [t for _, t in tasks])
+        for (r, task), out in zip(tasks, results):
+            row = rows[r]
+            row.n += 1
+            row.first += out["first"]
+            row.top1 += out["top1"]
+            row.topk += out["topk"]
+            row.sides += out["found"]
+            row.first_s.append(out["first_s"])
+            row.multi_s.append(out["multi_s"])
+            if "miss" in out:
+                row.misses.append(out["miss"])
+            if trace:
+                row.oracle += out["oracle"]
+                row.traced += out["traced"]
+                row.wrong += out["wrong"]
+                row.trace_s.append(out["trace_s"])
+                if out["oracle"] and not out["traced"]:
+                    row.trace_misses.append(f"#{out['i'] + 1} ({KINDS[out['i'] % len(KINDS)]}, found {'yes' if out['found'] else 'no'})")
+            print(f"[{row.generator[:1]} {row.level} {out['i'] + 1}/{samples}] {out['log']}", file=sys.stderr)
     return rows
 
 
@@ -192,6 +260,18 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         if r.misses:
             lines.append(f"- {r.generator[:1]} {r.level}: " + "; ".join(r.misses))
+    if any(r.trace_s for r in rows):
+        lines += ["", "## Traced against the true geometry", "",
+                  "True geometry: `watermark.extract` on the photo warped back to screen pixels by the generator's own "
+                  "exact map (`benchmarks.robustness.oracle_geometry`). Traced: `tracer.trace(photo, key)` names the "
+                  "stamped payload. Wrong: a payload other than the stamped one.", "",
+                  "| generator | level | n | true geometry | traced | wrong | trace s (median) | trace s (max) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            lines.append(f"| {r.generator} | {r.level} | {r.n} | {r.oracle}/{r.n} | {r.traced}/{r.n} | {r.wrong} | "
+                         f"{statistics.median(r.trace_s):.2f} | {max(r.trace_s):.1f} |")
+        lines += ["", "Decoded at the true geometry but not traced:", ""]
+        lines += [f"- {r.generator[:1]} {r.level}: " + "; ".join(r.trace_misses) for r in rows if r.trace_misses] or ["- none"]
     return "\n".join(lines)
 
 
@@ -199,19 +279,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.screen_finding", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 photos per level")
     parser.add_argument("--samples", type=int, default=24, help="photos per level (default 24)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/screen_finding.md"))
+    parser.add_argument("--trace", action="store_true", help="also decode at the true geometry and trace each photo (slow)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where the markdown goes (default benchmarks/results/screen_finding.md, "
+                             "or screen_finding_traced.md with --trace)")
     args = parser.parse_args(argv)
     samples = 4 if args.quick else args.samples
+    out = args.out or Path("benchmarks/results/screen_finding_traced.md" if args.trace else "benchmarks/results/screen_finding.md")
     t0 = time.perf_counter()
-    rows = run(samples)
+    rows = run(samples, trace=args.trace, jobs=args.jobs)
     head = (f"# Screen finding\n\n{'Quick' if args.quick else 'Full'} run, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"{(time.perf_counter() - t0) / 60:.1f} min on {platform.machine()}; SEED={SEED}. Found = every corner within 1 % "
             "of the screen diagonal of the true corner.\n")
     text = head + "\n" + table(rows) + "\n"
     print(text)
     if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
     return 0
 
 

@@ -102,14 +102,20 @@ def _quad_of(contour: NDArray[np.int32], shape: tuple[int, int]) -> NDArray[np.f
     if len(approx) != 4 or not cv2.isContourConvex(approx):
         return None
     corners = _order_corners(approx.reshape(4, 2).astype(np.float64))
-    h, w = shape
-    touching = (corners[:, 0] <= 2) | (corners[:, 0] >= w - 3) | (corners[:, 1] <= 2) | (corners[:, 1] >= h - 3)
-    if touching.sum() >= 3:
+    if _on_frame(corners, shape):
         return None  # the frame itself, or a wall or floor running off it
     sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
     if sides.min() < 0.15 * sides.max():
         return None  # a sliver
     return corners
+
+
+def _on_frame(corners: NDArray[np.float64], shape: tuple[int, int], margin: float = 2.0) -> bool:
+    """Whether three corners or more lie on the photo's frame (within ``margin`` px)."""
+    h, w = shape
+    x, y = corners[:, 0], corners[:, 1]
+    touching = (x <= margin) | (x >= w - 1 - margin) | (y <= margin) | (y >= h - 1 - margin)
+    return bool(touching.sum() >= 3)
 
 
 BODY_OPENING = 0.15
@@ -619,6 +625,8 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
         refined = _refine_corners(contour.reshape(-1, 2).astype(np.float64), quad, reach)
         if not _within(refined, small.shape):
             continue  # nearly parallel side fits met far outside the photo: not a screen
+        if reach > 0 and _on_frame(refined, small.shape):
+            continue  # the body's rounded corners kept clear of the frame that the region runs off
         fill = 1.0 if cue == "edges" else _fill(contour, refined)
         if fill < MIN_FILL[cue]:
             continue
@@ -646,5 +654,34 @@ def screen_candidates(rgb: NDArray[np.uint8], *, limit: int = MAX_CANDIDATES, va
         quad = refine_full_resolution(gray, c.quad, radii, fallback=radius)
         if any(_same(o.quad, quad, tolerance * factor) for o in out):
             continue  # two work-scale outlines (as found, bezel-snapped) refined to one: its variants would repeat
-        out.append(ScreenCandidate(quad, c.cue, c.score, tuple(side_variants(gray, quad, rgb)) if variants else ()))
+        if variants:
+            moved = side_variants(gray, quad, rgb)
+            bezel = _bezel_variant(smallf, gray, quad, factor, radius)
+            if bezel is not None and not any(_same(v, bezel, BEZEL_VARIANT_PX) for v in moved):
+                moved.insert(0, bezel)
+            c = ScreenCandidate(quad, c.cue, c.score, tuple(moved))
+        else:
+            c = ScreenCandidate(quad, c.cue, c.score)
+        out.append(c)
     return out
+
+
+BEZEL_VARIANT_PX = 0.75
+"""A candidate's bezel-snapped outline is a side variant of its own when a corner moved this far (px)."""
+
+
+def _bezel_variant(smallf: NDArray[np.float32], gray: NDArray[np.float32], quad: NDArray[np.float64], factor: int,
+                   radius: float) -> NDArray[np.float64] | None:
+    """The outline with its sides snapped out to a dark bezel (:func:`_snap_to_bezel`) and re-fitted, or None.
+
+    Proposed as a candidate of its own too, but there two outlines closer
+    than ``SAME_CORNER_FRACTION`` of the photo are one: a small screen's
+    title bar is only a few pixels tall, and the snap past it would merge
+    back into the outline it started from.
+    """
+    snapped, shifts = _snap_to_bezel(smallf, (quad + 0.5) / factor - 0.5)
+    if max(shifts) <= 0:
+        return None
+    radii = [radius if shift <= 0 else min(radius, 0.5 * shift * factor) for shift in shifts]
+    moved = refine_full_resolution(gray, (snapped + 0.5) * factor - 0.5, radii, fallback=radius)
+    return None if _same(moved, quad, BEZEL_VARIANT_PX) or not np.all(np.isfinite(moved)) else moved

@@ -406,10 +406,15 @@ def faint_screen_quad(search: Search) -> bool:
     """Outlines with a weak border step (a dark screen in a dark bezel, a borderless screen on a light wall): after the input as it is.
 
     Upright rectangles among them are regions of a screenshot (a dark
-    panel, a table), which the input as it is has covered: skipped.
+    panel, a table), which the input as it is has covered: skipped. The
+    clear outlines that ``screen_quad`` had no turn for (a window or a
+    picture frame on the wall can step more sharply than the screen's
+    bezel) go first.
     """
-    faint = [c for c in _outlines(search) if c.score < CLEAR_OUTLINE and not axis_aligned(c.quad)]
-    return _try_outlines(search, faint[:OUTLINES_TRIED], "faint-screen-quad")
+    outlines = _outlines(search)
+    untried = [c for c in outlines if c.score >= CLEAR_OUTLINE][OUTLINES_TRIED:]
+    faint = [c for c in outlines if c.score < CLEAR_OUTLINE and not axis_aligned(c.quad)]
+    return _try_outlines(search, untried + faint[:OUTLINES_TRIED], "faint-screen-quad")
 
 
 def as_is(search: Search) -> bool:
